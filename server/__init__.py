@@ -1,0 +1,102 @@
+"""Shuangsui server: Flask + SQLAlchemy, the only owner of the database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    Defaults come from :class:`server.config.Config`, then the environment
+    (``SHUANGSUI_*``), then ``config`` (tests pass their settings here).
+    """
+    from server import config as config_module
+    from server.extensions import api, csrf, db, migrate
+
+    instance_path = os.environ.get("SHUANGSUI_INSTANCE") or str(config_module.ROOT / "instance")
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app.config.from_object(config_module.Config)
+    app.config.update(config_module.from_environment())
+    if config:
+        app.config.update(config)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'shuangsui.db'}"
+    for key, sub in (("ATTACHMENT_DIR", "attachments"), ("MODEL_DIR", "models")):
+        if not app.config[key]:
+            app.config[key] = str(Path(app.instance_path) / sub)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A pool of one in-memory database must be shared; files get a busy timeout.
+        opts = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+        opts.setdefault("connect_args", {"timeout": 30})
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = opts
+
+    import server.models  # noqa: F401  (complete metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    api.init_app(app)
+    _register_sqlite_pragmas(app)
+
+    from server import blueprints
+    from server.errors import register_error_handlers
+
+    blueprints.register(app)
+    from server.cli import register_commands
+
+    register_commands(app)
+    register_error_handlers(app)
+
+    @app.before_request
+    def forget_previous_user() -> None:
+        # ``g`` lives on the app context, which tests (and CLI code) may share across
+        # requests: the user must be resolved afresh for every request.
+        from flask import g
+
+        g.pop("user", None)
+        g.pop("auth_via", None)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'",
+        )
+        return response
+
+    return app
+
+
+def _register_sqlite_pragmas(app: Flask) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from server.extensions import db
+
+    with app.app_context():
+        engine: Engine = db.engine
+        if engine.dialect.name != "sqlite":
+            return
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if ":memory:" not in str(engine.url) and str(engine.url) != "sqlite://":
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()

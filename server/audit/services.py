@@ -1,0 +1,115 @@
+"""Append to and verify the hash-chained audit log.
+
+Each event's hash is ``sha256(prev_hash || canonical JSON of the event)``; the chain
+starts at 64 zeros. Tampering with an event changes its hash; deleting or reordering
+events breaks the ``prev_hash`` links. Appends are serialised (an advisory lock on
+PostgreSQL; SQLite serialises writers anyway) so two transactions never fork the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from server.audit.models import AuditEvent
+from server.db import utcnow
+
+GENESIS = "0" * 64
+_LOCK_KEY = 0x5A5E  # advisory lock id for the audit chain
+
+
+def _digest(prev_hash: str, payload: dict[str, Any]) -> str:
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def _payload(event: AuditEvent) -> dict[str, Any]:
+    data = event.canonical()
+    data.pop("id")
+    return data
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: Any = None,
+    **data: Any,
+) -> AuditEvent:
+    """Append an event in the caller's transaction (committed with the change it records)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    last = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    event = AuditEvent(
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        data=json.loads(json.dumps(data, ensure_ascii=False, default=str)),
+        prev_hash=last or GENESIS,
+    )
+    event.hash = _digest(event.prev_hash, _payload(event))
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    events: int
+    broken_at: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session, *, batch: int = 5000) -> VerifyReport:
+    """Walk the chain in id order and report the first broken link."""
+    prev = GENESIS
+    count = 0
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+        ).all()
+        if not rows:
+            return VerifyReport(True, count)
+        for event in rows:
+            count += 1
+            if event.prev_hash != prev:
+                return VerifyReport(
+                    False, count, event.id,
+                    "prev_hash does not match the previous event (deleted or reordered events)",
+                )
+            if _digest(event.prev_hash, _payload(event)) != event.hash:
+                return VerifyReport(False, count, event.id, "event content does not match its hash (tampered)")
+            prev = event.hash
+            last_id = event.id
+        session.expunge_all()
+
+
+def record_many(session: Session, actor: str, events: list[tuple[str, str, Any, dict[str, Any]]]) -> int:
+    """Append several events (action, object_type, object_id, data) in one chain segment."""
+    if not events:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    prev = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first() or GENESIS
+    rows = []
+    for action, object_type, object_id, data in events:
+        event = AuditEvent(
+            at=utcnow(), actor=actor, action=action, object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            data=json.loads(json.dumps(data, ensure_ascii=False, default=str)), prev_hash=prev,
+        )
+        event.hash = prev = _digest(event.prev_hash, _payload(event))
+        rows.append(event)
+    session.add_all(rows)
+    session.flush()
+    return len(rows)

@@ -1,0 +1,124 @@
+"""Authentication: passwords, bearer tokens, throttling, user administration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.audit.services import record
+from server.auth.models import ROLES, ApiToken, LoginAttempt, User
+from server.db import utcnow
+from server.errors import Conflict, DomainError, Invalid
+
+
+class AuthError(DomainError):
+    status, code = 401, "unauthorized"
+
+
+class Throttled(DomainError):
+    status, code = 429, "too_many_requests"
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    remote_addr: str | None = None,
+    max_failures: int = 5,
+    window_seconds: int = 900,
+) -> User:
+    """Check a password; refuse after ``max_failures`` recent failures for the username."""
+    since = utcnow() - dt.timedelta(seconds=window_seconds)
+    failures = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.username == username,
+            LoginAttempt.success.is_(False),
+            LoginAttempt.at >= since,
+        )
+    ) or 0
+    if failures >= max_failures:
+        raise Throttled(f"登录失败次数过多，请 {window_seconds // 60} 分钟后再试 (too many failed logins)")
+    user = session.scalar(select(User).where(User.username == username))
+    ok = user is not None and user.active and user.check_password(password)
+    session.add(LoginAttempt(username=username[:64], remote_addr=remote_addr, success=ok))
+    if not ok:
+        session.commit()
+        raise AuthError("用户名或密码错误 (invalid username or password)")
+    assert user is not None
+    record(session, user.username, "login", "user", user.id)
+    session.commit()
+    return user
+
+
+def issue_token(session: Session, user: User, *, ttl_hours: float = 12) -> tuple[str, dt.datetime]:
+    token = secrets.token_urlsafe(32)
+    expires = utcnow() + dt.timedelta(hours=ttl_hours)
+    session.add(ApiToken(token_hash=_hash_token(token), user_id=user.id, expires_at=expires))
+    record(session, user.username, "token.issue", "user", user.id, expires_at=expires.isoformat())
+    session.commit()
+    return token, expires
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= utcnow():
+        return None
+    return row.user if row.user.active else None
+
+
+def revoke_token(session: Session, token: str, *, actor: str) -> bool:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    record(session, actor, "token.revoke", "user", row.user_id)
+    session.commit()
+    return True
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    roles: list[str] | tuple[str, ...],
+    display_name: str | None = None,
+    department_code: str | None = None,
+    inspector_id: int | None = None,
+    actor: str = "system",
+) -> User:
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise Invalid(f"未知角色 (unknown role): {', '.join(unknown)}; 可用: {', '.join(ROLES)}")
+    if not roles:
+        raise Invalid("至少需要一个角色 (at least one role)")
+    if len(password) < 8:
+        raise Invalid("密码至少 8 位 (password must have at least 8 characters)")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise Conflict(f"用户名已存在 (username taken): {username}")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        roles=",".join(roles),
+        department_code=department_code,
+        inspector_id=inspector_id,
+    )
+    user.set_password(password)
+    session.add(user)
+    session.flush()
+    record(session, actor, "user.create", "user", user.id, username=username, roles=list(roles))
+    session.commit()
+    return user

@@ -1,0 +1,133 @@
+"""Errors: domain exceptions raised by services, and how they reach the user.
+
+The API answers ``{"error": "<short code>", "message": "<what is wrong and where>"}``
+(plus ``items`` for item-level validation messages); console pages render an HTML
+error page. Which one is chosen by the path (``/api/``) or the Accept header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from server.extensions import db
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+    500: "server_error",
+}
+
+
+class DomainError(Exception):
+    """A refusal a service raises; ``status`` is the HTTP status it maps to."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status, code = 404, "not_found"
+
+
+class Forbidden(DomainError):
+    status, code = 403, "forbidden"
+
+
+class Conflict(DomainError):
+    status, code = 409, "conflict"
+
+
+class Invalid(DomainError):
+    status, code = 422, "invalid"
+
+
+def error_response(status: int, message: str, error: str | None = None, **extra: Any) -> Response:
+    body = {"error": error or _CODES.get(status, "error"), "message": message, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def _flatten(errors: Any, prefix: str = "") -> dict[str, str]:
+    """Flatten webargs/marshmallow messages into {"field.path": "message"}."""
+    out: dict[str, str] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            if key in ("json", "query", "form", "files", "path") and not prefix:
+                out.update(_flatten(value, ""))
+            else:
+                out.update(_flatten(value, f"{prefix}{key}."))
+    elif isinstance(errors, list) and all(isinstance(e, str) for e in errors):
+        out[prefix.rstrip(".") or "_"] = "; ".join(errors)
+    elif isinstance(errors, list):
+        for i, value in enumerate(errors):
+            out.update(_flatten(value, f"{prefix}{i}."))
+    else:
+        out[prefix.rstrip(".") or "_"] = str(errors)
+    return out
+
+
+def _render(status: int, message: str) -> tuple[str, int]:
+    return render_template("error.html", status=status, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Any:
+        db.session.rollback()
+        if wants_json():
+            return error_response(exc.status, exc.message, exc.code, **exc.extra)
+        return _render(exc.status, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        message = exc.description or ""
+        data = getattr(exc, "data", None) or {}
+        if status >= 500:
+            db.session.rollback()
+        if wants_json():
+            extra: dict[str, Any] = {}
+            messages = data.get("messages") or (data.get("errors") or {}).get("json")
+            if messages:
+                extra["items"] = _flatten(messages)
+                message = "请求内容不合法: " + "; ".join(f"{k}: {v}" for k, v in extra["items"].items())
+            elif data.get("message"):
+                message = str(data["message"])
+            return error_response(status, message, **extra)
+        return _render(status, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        if isinstance(exc, HTTPException):  # pragma: no cover - handled above
+            return http_error(exc)
+        app.logger.exception("unhandled error")
+        db.session.rollback()
+        if wants_json():
+            return error_response(500, "服务器内部错误 (internal server error)")
+        return _render(500, "服务器内部错误")

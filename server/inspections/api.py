@@ -1,0 +1,115 @@
+"""``/api/v1/submissions``: idempotent by the client's ``instance_id``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from server.auth.decorators import current_user, roles_required
+from server.errors import Invalid
+from server.extensions import db
+from server.inspections import services
+
+blp = Blueprint("submissions", __name__, url_prefix="/api/v1/submissions", description="检查结果提交 (handheld sync)")
+
+
+class LocationSchema(Schema):
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+    accuracy = fields.Float(load_default=None, allow_none=True)
+
+
+class AttachmentDeclSchema(Schema):
+    item_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    kind = fields.String(required=True, validate=validate.OneOf(["photo", "signature"]))
+    filename = fields.String(load_default="file", validate=validate.Length(max=200))
+    checksum = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"))
+    size = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class SubmissionSchema(Schema):
+    instance_id = fields.String(required=True, validate=validate.Length(min=8, max=64))
+    task_id = fields.Integer(required=True)
+    form_code = fields.String(required=True, validate=validate.Length(max=32))
+    form_version = fields.String(required=True, validate=validate.Length(max=16))
+    answers = fields.Dict(keys=fields.String(), required=True)
+    started_at = fields.String(load_default=None, allow_none=True)
+    completed_at = fields.String(load_default=None, allow_none=True)
+    location = fields.Nested(LocationSchema, load_default=None, allow_none=True)
+    attachments = fields.List(fields.Nested(AttachmentDeclSchema), load_default=list)
+    device_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+
+
+class SubmissionResultSchema(Schema):
+    id = fields.Integer()
+    instance_id = fields.String()
+    status = fields.String()
+    task_id = fields.Integer()
+    task_state = fields.String()
+    problem_found = fields.Boolean(allow_none=True)
+    missing_attachments = fields.List(fields.String())
+
+
+class AttachmentResultSchema(Schema):
+    id = fields.Integer()
+    checksum = fields.String()
+    size = fields.Integer()
+    stored = fields.Boolean()
+
+
+def _result(outcome: services.Outcome) -> dict[str, Any]:
+    sub = outcome.submission
+    from server.tasks.models import Task
+
+    task = db.session.get(Task, sub.task_id)
+    return {
+        "id": sub.id,
+        "instance_id": sub.instance_id,
+        "status": "accepted" if outcome.created else "duplicate",
+        "task_id": sub.task_id,
+        "task_state": task.state if task else None,
+        "problem_found": outcome.result.problem_found if outcome.result else None,
+        "missing_attachments": services.missing_attachments(db.session, sub),
+    }
+
+
+@blp.route("")
+class SubmissionCollection(MethodView):
+    @roles_required("inspector")
+    @blp.arguments(SubmissionSchema)
+    @blp.response(201, SubmissionResultSchema)
+    @blp.alt_response(200, schema=SubmissionResultSchema, description="identical submission already stored")
+    @blp.alt_response(409, description="different content under the same instance_id, or the task already has a result")
+    @blp.alt_response(422, description="invalid form: item-level messages in `items`")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Submit a finished inspection form (idempotent by instance_id)."""
+        user = current_user()
+        assert user is not None
+        raw = request.get_json()
+        outcome = services.receive_submission(db.session, user, raw if isinstance(raw, dict) else body)
+        return _result(outcome), 201 if outcome.created else 200
+
+
+@blp.route("/<int:submission_id>/attachments")
+class AttachmentUpload(MethodView):
+    @roles_required("inspector")
+    @blp.response(201, AttachmentResultSchema)
+    @blp.alt_response(200, schema=AttachmentResultSchema, description="already stored")
+    @blp.alt_response(413, description="too large")
+    def post(self, submission_id: int) -> Any:
+        """Upload a photo or signature declared in the submission (multipart ``file`` + ``checksum``)."""
+        user = current_user()
+        assert user is not None
+        upload = request.files.get("file")
+        if upload is None:
+            raise Invalid("缺少文件字段 file (multipart field 'file' is required)")
+        checksum = request.form.get("checksum", "")
+        att, created = services.store_attachment(
+            db.session, user, submission_id, stream=upload.stream, checksum=checksum,
+            directory=current_app.config["ATTACHMENT_DIR"], max_bytes=current_app.config["MAX_ATTACHMENT_BYTES"],
+        )
+        return {"id": att.id, "checksum": att.checksum, "size": att.size, "stored": True}, 201 if created else 200

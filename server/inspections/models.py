@@ -1,0 +1,69 @@
+"""Submissions from the handheld, their attachments, and inspection results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.db import Base, created_t, intpk
+
+
+class Submission(Base):
+    """One finished form as sent by a device, keyed by the client's instance id."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[intpk]
+    instance_id: Mapped[str] = mapped_column(String(64), unique=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    inspector_id: Mapped[int | None] = mapped_column(ForeignKey("inspectors.id"))
+    form_code: Mapped[str] = mapped_column(String(32))
+    form_version: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]]
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[created_t]
+
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="submission")
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    __table_args__ = (UniqueConstraint("submission_id", "checksum"),)
+
+    id: Mapped[intpk]
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    item_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # photo / signature
+    filename: Mapped[str] = mapped_column(String(200))
+    checksum: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    path: Mapped[str | None] = mapped_column(String(300))  # None until the bytes arrive
+    received_at: Mapped[dt.datetime | None]
+
+    submission: Mapped[Submission] = relationship(back_populates="attachments")
+
+
+class InspectionResult(Base):
+    """The outcome of one task: exactly one per task (the unique key enforces it)."""
+
+    __tablename__ = "inspection_results"
+
+    id: Mapped[intpk]
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), unique=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16), index=True)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("sampling_rounds.id"), index=True)
+    warning_id: Mapped[int | None] = mapped_column(ForeignKey("warnings.id"))
+    inspected_on: Mapped[dt.date] = mapped_column(index=True)
+    problem_found: Mapped[bool]
+    problem_domains: Mapped[list[Any]]
+    checked_domains: Mapped[list[Any]]
+    failed_items: Mapped[list[Any]]
+    summary: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[created_t]

@@ -1,0 +1,274 @@
+"""Receiving submissions from the handheld: idempotent, validated, never lost.
+
+Semantics (after OpenRosa's submission API and ODK's instance ids):
+
+* The client generates ``instance_id`` once per finished form and keeps it across
+  retries. The first POST stores the submission, the task's inspection result and the
+  feedback to the warning it answers, in one transaction, and answers 201 only after
+  the commit.
+* The identical body again (a retry after a lost response) answers 200 with the stored
+  record and writes nothing. A different body under the same ``instance_id`` is 409.
+* A second submission for a task that already has a result (another device, another
+  inspector) is 409 and says who submitted it and when.
+* Attachments are uploaded afterwards, each idempotent by its SHA-256 checksum, stored
+  under a server-chosen path (client file names never reach the file system).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server.audit.services import record
+from server.auth.models import User
+from server.db import utcnow
+from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from server.inspections.forms import check_answers, check_item_questions
+from server.inspections.models import Attachment, InspectionResult, Submission
+from server.reference.models import FormTemplate
+from server.tasks.models import Task
+
+OPEN_TASK_STATES = ("assigned", "in_progress")
+VOLATILE_KEYS = ()  # every field of the body counts for "identical"
+
+
+class TooLarge(DomainError):
+    status, code = 413, "too_large"
+
+
+@dataclass
+class Outcome:
+    submission: Submission
+    created: bool
+    result: InspectionResult | None
+
+
+def payload_hash(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _existing(session: Session, instance_id: str, digest: str) -> Outcome | None:
+    found = session.scalar(select(Submission).where(Submission.instance_id == instance_id))
+    if found is None:
+        return None
+    if found.payload_hash != digest:
+        raise Conflict(
+            f"instance_id {instance_id} 已用于另一份不同内容的提交 (a different submission was stored under this instance id)"
+        )
+    result = session.scalar(select(InspectionResult).where(InspectionResult.submission_id == found.id))
+    return Outcome(found, False, result)
+
+
+def _inspected_on(body: dict[str, Any]) -> dt.date:
+    for key in ("completed_at", "started_at"):
+        value = body.get(key)
+        if value:
+            try:
+                return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
+            except ValueError:
+                raise Invalid(f"{key}: 时间格式应为 ISO 8601 (bad timestamp) {value!r}") from None
+    return utcnow().date()
+
+
+def form_items_for_task(session: Session, task: Task, form: FormTemplate) -> list[dict[str, Any]]:
+    """The business type's form followed by one question per check item of the task."""
+    from server.reference.api import check_item_dict
+    from server.reference.models import CheckItem
+
+    if not task.check_items:
+        return list(form.items)
+    items = {c.code: c for c in session.scalars(select(CheckItem).where(CheckItem.code.in_(task.check_items)))}
+    return list(form.items) + check_item_questions([check_item_dict(items[c]) for c in task.check_items if c in items])
+
+
+def receive_submission(session: Session, user: User, body: dict[str, Any], *, today: dt.date | None = None) -> Outcome:
+    """Store a submission and its consequences, or return the stored one (idempotent)."""
+    instance_id = str(body["instance_id"])
+    digest = payload_hash(body)
+    existing = _existing(session, instance_id, digest)
+    if existing is not None:
+        return existing
+
+    task = session.get(Task, int(body["task_id"]))
+    if task is None:
+        raise NotFound(f"任务不存在 (no task {body['task_id']})")
+    if user.inspector_id is None or all(a.inspector_id != user.inspector_id for a in task.assignments):
+        raise Forbidden(f"任务 {task.id} 未分配给您 (task not assigned to you)")
+    if task.state not in OPEN_TASK_STATES:
+        prior = session.scalar(select(Submission).where(Submission.task_id == task.id).order_by(Submission.id))
+        who = ""
+        if prior is not None:
+            by = session.get(User, prior.user_id) if prior.user_id else None
+            who = f"，已由 {by.display_name if by else '其他设备'} 于 {prior.received_at:%Y-%m-%d %H:%M} 提交"
+        raise Conflict(f"任务 {task.id} 已办结{who} (task already has a result; state {task.state})")
+
+    form = session.scalar(
+        select(FormTemplate).where(FormTemplate.code == body["form_code"], FormTemplate.version == str(body["form_version"]))
+    )
+    if form is None:
+        raise Invalid(f"未知检查表或版本 (unknown form {body['form_code']} version {body['form_version']})")
+    if form.code != task.form_code:
+        raise Invalid(f"该任务应使用检查表 {task.form_code} (task uses form {task.form_code}, got {form.code})")
+    check = check_answers(form_items_for_task(session, task, form), body.get("answers") or {},
+                          body.get("attachments") or [])
+    if check.errors:
+        raise Invalid("检查表填写不完整或有误 (form has invalid items)", items=check.errors)
+
+    inspected_on = _inspected_on(body)
+    submission = Submission(
+        instance_id=instance_id,
+        task_id=task.id,
+        user_id=user.id,
+        inspector_id=user.inspector_id,
+        form_code=form.code,
+        form_version=form.version,
+        payload=body,
+        payload_hash=digest,
+        device_id=(str(body.get("device_id"))[:64] if body.get("device_id") else None),
+    )
+    session.add(submission)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()  # a concurrent request stored the same instance id first
+        existing = _existing(session, instance_id, digest)
+        if existing is not None:
+            return existing
+        raise
+    for att in body.get("attachments") or []:
+        session.add(Attachment(
+            submission_id=submission.id, item_id=str(att["item_id"]), kind=str(att["kind"]),
+            filename=Path(str(att.get("filename") or "file")).name[:200], checksum=str(att["checksum"]).lower(),
+            size=int(att.get("size") or 0), path=None, received_at=None,
+        ))
+    result = record_result(
+        session, task, inspected_on=inspected_on, problem_found=check.problem_found,
+        problem_domains=check.problem_domains, checked_domains=check.checked_domains or list(task.domains),
+        failed_items=check.failed_items, summary=check.summary, submission=submission,
+        actor=user.username,
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = _existing(session, instance_id, digest)
+        if existing is not None:
+            return existing
+        raise Conflict(f"任务 {task.id} 已由其他设备提交结果 (the task received another result at the same time)") from None
+    return Outcome(submission, True, result)
+
+
+def record_result(
+    session: Session,
+    task: Task,
+    *,
+    inspected_on: dt.date,
+    problem_found: bool,
+    problem_domains: list[str],
+    checked_domains: list[str],
+    failed_items: list[str],
+    summary: str | None,
+    submission: Submission | None,
+    actor: str,
+) -> InspectionResult:
+    """The one place an inspection result is written; it updates the task and warning.
+
+    Used by the handheld's submissions and by desk checks; the caller commits.
+    """
+    result = InspectionResult(
+        task_id=task.id,
+        submission_id=submission.id if submission else None,
+        entity_id=task.entity_id,
+        channel=task.channel,
+        round_id=task.round_id,
+        warning_id=task.warning_id,
+        inspected_on=inspected_on,
+        problem_found=problem_found,
+        problem_domains=problem_domains,
+        checked_domains=checked_domains,
+        failed_items=failed_items,
+        summary=summary,
+    )
+    session.add(result)
+    task.state = "submitted"
+    task.problem_found = problem_found
+    task.completed_at = utcnow()
+    session.flush()
+    record(session, actor, "inspection.result", "task", task.id, problem_found=problem_found,
+           submission=submission.instance_id if submission else None)
+    if task.warning_id:
+        from server.warnings.services import feedback_from_result
+
+        feedback_from_result(session, task.warning_id, result, actor=actor)
+    return result
+
+
+def missing_attachments(session: Session, submission: Submission) -> list[str]:
+    return [a.checksum for a in session.scalars(
+        select(Attachment).where(Attachment.submission_id == submission.id, Attachment.path.is_(None))
+    )]
+
+
+def store_attachment(
+    session: Session,
+    user: User,
+    submission_id: int,
+    *,
+    stream: IO[bytes],
+    checksum: str,
+    directory: str,
+    max_bytes: int,
+) -> tuple[Attachment, bool]:
+    """Store an attachment's bytes once; return (attachment, created)."""
+    submission = session.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound(f"提交不存在 (no submission {submission_id})")
+    if submission.user_id != user.id and not user.has_role("admin"):
+        raise Forbidden("只能为自己的提交上传附件 (not your submission)")
+    checksum = checksum.strip().lower()
+    if len(checksum) != 64 or any(c not in "0123456789abcdef" for c in checksum):
+        raise Invalid("checksum 应为 64 位十六进制 SHA-256 (checksum must be a sha256 hex digest)")
+    att = session.scalar(
+        select(Attachment).where(Attachment.submission_id == submission_id, Attachment.checksum == checksum)
+    )
+    if att is None:
+        raise Invalid(f"该提交未声明此附件 (attachment {checksum[:12]}… was not declared in the submission)")
+    if att.path is not None:
+        return att, False
+    target_dir = Path(directory) / f"{submission_id:08d}"
+    target_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    fd, tmp_name = tempfile.mkstemp(dir=target_dir, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(65536):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(f"附件超过 {max_bytes // (1024 * 1024)} MB 上限 (attachment too large)")
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != checksum:
+            raise Invalid("附件内容与 checksum 不符 (checksum mismatch: the upload was damaged)")
+        final = target_dir / checksum
+        os.replace(tmp_name, final)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    att.path = str(final)
+    att.size = size
+    att.received_at = utcnow()
+    record(session, user.username, "attachment.store", "submission", submission_id, checksum=checksum, size=size)
+    session.commit()
+    return att, True

@@ -1,0 +1,1 @@
+"""Risk scoring: feature building from recorded data, model versions, stored scores."""

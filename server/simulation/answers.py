@@ -1,0 +1,99 @@
+"""Filling an inspection form the way an inspector would, given what the inspection found.
+
+The simulator decides *what* an inspection finds (from its hidden truth); this module
+turns that into the answers a handheld would submit, item by item, so the result goes
+through the same validation and the same service as a real submission.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from server.inspections.forms import is_relevant
+
+ZHEJIANG_BOX = (27.0, 31.2, 118.0, 122.9)  # lat min/max, lon min/max
+
+
+def _problem_value(item: dict[str, Any]) -> Any:
+    rule = item["problem_if"]
+    return rule[0] if isinstance(rule, list) else rule
+
+
+def _ok_value(item: dict[str, Any]) -> Any:
+    kind = item["type"]
+    bad = item.get("problem_if")
+    bad_values = bad if isinstance(bad, list) else [bad]
+    if kind == "yes_no":
+        return "no" if "yes" in bad_values else "yes"
+    if kind == "choice":
+        for choice in item.get("choices") or []:
+            if choice["value"] not in bad_values:
+                return choice["value"]
+    if kind == "multi_choice":
+        return [c["value"] for c in item.get("choices") or [] if c["value"] not in bad_values][:1]
+    return None
+
+
+def fill_form(
+    items: list[dict[str, Any]],
+    problem_domains: set[str],
+    *,
+    seed: int,
+    note: str = "现场检查",
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Return ``(answers, attachments)`` for ``items`` such that exactly the domains in
+    ``problem_domains`` (among those the form covers) show a problem."""
+    answers: dict[str, Any] = {}
+    attachments: list[dict[str, Any]] = []
+    any_problem = bool(problem_domains)
+    flagged: set[str] = set()
+    for item in items:
+        if not is_relevant(item, answers):
+            continue
+        kind = item["type"]
+        domain = item.get("domain")
+        has_rule = item.get("problem_if") is not None
+        value: Any = None
+        if has_rule and kind in ("yes_no", "choice", "multi_choice"):
+            # A domain's problem is recorded on its first item; a domain-less verdict item
+            # (the conclusion) follows whether anything was found.
+            problem_here = (domain in problem_domains and domain not in flagged) if domain else any_problem
+            value = _problem_value(item) if problem_here else _ok_value(item)
+            if kind == "multi_choice" and not isinstance(value, list):
+                value = [value]
+            if problem_here and domain:
+                flagged.add(domain)
+        elif kind in ("yes_no", "choice", "multi_choice"):
+            value = _ok_value(item) if item.get("required") else None
+            if value is None and item.get("required"):
+                choices = item.get("choices") or [{"value": "yes"}]
+                value = choices[0]["value"] if kind != "multi_choice" else [choices[0]["value"]]
+        elif kind == "number":
+            c = item.get("constraint") or {}
+            value = c.get("min", 0) if item.get("required") else None
+        elif kind == "text":
+            if item.get("required"):
+                c = item.get("constraint") or {}
+                value = (note * 4)[: max(c.get("min_length", 1), min(c.get("max_length", 20), 20))]
+        elif kind in ("photo", "signature"):
+            if item.get("required"):
+                blob = f"{kind}:{item['id']}:{seed}".encode()
+                checksum = hashlib.sha256(blob).hexdigest()
+                attachments.append({"item_id": item["id"], "kind": kind, "filename": f"{item['id']}.png",
+                                    "checksum": checksum, "size": len(blob)})
+                value = checksum
+        elif kind == "location":
+            if item.get("required"):
+                lat0, lat1, lon0, lon1 = ZHEJIANG_BOX
+                frac = (seed % 1000) / 1000
+                value = {"lat": round(lat0 + (lat1 - lat0) * frac, 6), "lon": round(lon0 + (lon1 - lon0) * frac, 6),
+                         "accuracy": 15.0}
+        if value is not None:
+            answers[item["id"]] = value
+    return answers, attachments
+
+
+def attachment_bytes(kind: str, item_id: str, seed: int) -> bytes:
+    """The bytes whose checksum :func:`fill_form` declared."""
+    return f"{kind}:{item_id}:{seed}".encode()

@@ -1,0 +1,453 @@
+"""The warning loop: 风险发现 → 处置跟踪 → 结果反馈.
+
+The lifecycle is an explicit state machine (:data:`TRANSITIONS`)::
+
+    issued ─► dispatched ─► accepted ─► in_handling ─► handled ─► closed
+      │            │            │
+      ├─► merged   └────────────┴─► dismissed (supervisor, with a reason)
+      └─► dismissed
+
+``overdue`` is a flag, not a state: a warning past its SLA (working days per level)
+stays where it is, is flagged overdue and escalated to the department's supervisor.
+Every transition is audited. A warning handled by an inspection is closed
+automatically when the inspection's result arrives, with the outcome as feedback:
+the label the raising model learns from and the figure its precision is tracked by.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Integer, and_, func, select, update
+from sqlalchemy.orm import Session
+
+from server.audit.services import record, record_many
+from server.auth.models import User
+from server.entities.models import Entity
+from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from server.inspections.models import InspectionResult
+from server.reference.models import BusinessType, CheckItem, Department
+from server.tasks.models import Inspector, Task, TaskAssignment
+from server.warnings.models import Warning, WarningTransition
+from server.workdays import WorkCalendar
+
+STATES: dict[str, str] = {
+    "issued": "已发布",
+    "dispatched": "已派发",
+    "accepted": "已签收",
+    "in_handling": "处置中",
+    "handled": "已处置",
+    "closed": "已办结",
+    "merged": "已合并",
+    "dismissed": "已撤销",
+}
+OPEN_STATES = ("issued", "dispatched", "accepted", "in_handling")
+OUTCOMES: dict[str, str] = {
+    "problem_confirmed": "核实存在问题",
+    "no_problem": "未发现问题",
+    "unreachable": "主体无法联系或已关闭",
+}
+HANDLING: dict[str, str] = {"inspection": "现场检查", "desk_check": "书面核查"}
+
+#: Legal moves: from-state → allowed to-states.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "issued": ("dispatched", "merged", "dismissed"),
+    "dispatched": ("accepted", "dismissed"),
+    "accepted": ("in_handling", "dismissed"),
+    "in_handling": ("handled",),
+    "handled": ("closed",),
+    "closed": (),
+    "merged": (),
+    "dismissed": (),
+}
+LEVEL_RANK = {"yellow": 1, "orange": 2, "red": 3}
+
+
+class IllegalTransition(DomainError):
+    status, code = 409, "illegal_transition"
+
+
+@dataclass(frozen=True)
+class IssueBatch:
+    """Warnings one model raises in one scoring run (arrays aligned by row)."""
+
+    model: str
+    model_version: str
+    entity_ids: np.ndarray
+    scores: np.ndarray
+    levels: Sequence[str]
+    reasons: Sequence[list[dict[str, Any]]]
+    legal_basis: Sequence[list[dict[str, Any]]]  # per row: the cited article first
+
+
+def sla_due(calendar: WorkCalendar, issued_on: dt.date, level: str, sla: dict[str, int]) -> dt.date:
+    return calendar.add(issued_on, int(sla[level]))
+
+
+def _department_index(session: Session) -> dict[tuple[str, str], str]:
+    """(city code, domain) → department code handling it."""
+    out: dict[tuple[str, str], str] = {}
+    for dept in session.scalars(select(Department)):
+        for domain in dept.domains or []:
+            out.setdefault((dept.region_code[:4], domain), dept.code)
+    return out
+
+
+def issue_warnings(
+    session: Session, batch: IssueBatch, *, today: dt.date, calendar: WorkCalendar, sla: dict[str, int],
+    actor: str = "system",
+) -> dict[str, int]:
+    """Store a model's new warnings; an entity with an open warning of the same model
+    gets the new one merged into it (and its level raised if the new one is higher)."""
+    n = len(batch.entity_ids)
+    if n == 0:
+        return {"issued": 0, "merged": 0}
+    entity_ids = [int(e) for e in batch.entity_ids]
+    regions = dict(session.execute(select(Entity.id, Entity.region_code).where(Entity.id.in_(entity_ids))).all())
+    open_rows = session.execute(
+        select(Warning.entity_id, Warning.id, Warning.level)
+        .where(Warning.model == batch.model, Warning.state.in_(OPEN_STATES), Warning.entity_id.in_(entity_ids))
+    ).all()
+    open_by_entity = {e: (wid, lvl) for e, wid, lvl in open_rows}
+    rows: list[dict[str, Any]] = []
+    raises: list[tuple[int, str, float]] = []
+    for i, entity_id in enumerate(entity_ids):
+        level = batch.levels[i]
+        existing = open_by_entity.get(entity_id)
+        if existing and LEVEL_RANK[level] > LEVEL_RANK[existing[1]]:
+            raises.append((existing[0], level, float(batch.scores[i])))
+        rows.append({
+            "entity_id": entity_id,
+            "model": batch.model,
+            "model_version": batch.model_version,
+            "score": float(batch.scores[i]),
+            "level": level,
+            "reasons": batch.reasons[i],
+            "legal_basis": batch.legal_basis[i],
+            "state": "merged" if existing else "issued",
+            "merged_into_id": existing[0] if existing else None,
+            "region_code": regions[entity_id],
+            "issued_on": today,
+            "due_on": sla_due(calendar, today, level, sla),
+            "department_code": None,
+        })
+    session.execute(Warning.__table__.insert(), rows)
+    for wid, level, score in raises:
+        session.execute(update(Warning).where(Warning.id == wid).values(
+            level=level, score=score, due_on=sla_due(calendar, today, level, sla)))
+    merged = sum(1 for r in rows if r["state"] == "merged")
+    record(session, actor, "warning.issue", "model", batch.model, version=batch.model_version,
+           issued=n - merged, merged=merged, on=today.isoformat())
+    return {"issued": n - merged, "merged": merged}
+
+
+def _get(session: Session, warning_id: int, *, lock: bool = False) -> Warning:
+    q = select(Warning).where(Warning.id == warning_id)
+    if lock:
+        q = q.with_for_update()
+    warning = session.scalar(q)
+    if warning is None:
+        raise NotFound(f"预警不存在 (no warning {warning_id})")
+    return warning
+
+
+def _check_actor(user: User | None, warning: Warning, target: str) -> None:
+    if user is None:  # the system itself (simulator, scheduled jobs)
+        return
+    if user.has_role("admin"):
+        return
+    if not user.has_role("supervisor"):
+        raise Forbidden("只有科室负责人可以处置预警 (only a supervisor may move a warning)")
+    if target == "dispatched":
+        if user.department_code and user.department_code[:4] != warning.region_code[:4]:
+            raise Forbidden("不能派发其他地区的预警 (warning belongs to another region)")
+        return
+    if user.department_code and warning.department_code and user.department_code != warning.department_code:
+        raise Forbidden(
+            f"该预警属于 {warning.department_code}，不属于您的科室 (warning of another department)"
+        )
+
+
+def transition(
+    session: Session,
+    warning: Warning,
+    target: str,
+    *,
+    actor: str,
+    note: str | None = None,
+    today: dt.date | None = None,
+    **changes: Any,
+) -> Warning:
+    """Move ``warning`` to ``target`` if the state machine allows it (caller commits)."""
+    if target not in STATES:
+        raise Invalid(f"未知状态 (unknown state) {target!r}; 可用: {', '.join(STATES)}")
+    if target not in TRANSITIONS[warning.state]:
+        allowed = ", ".join(TRANSITIONS[warning.state]) or "无 (none: final state)"
+        raise IllegalTransition(
+            f"预警 {warning.id} 当前为“{STATES[warning.state]}”，不能转为“{STATES[target]}” "
+            f"(illegal transition {warning.state} → {target}; allowed: {allowed})"
+        )
+    before = warning.state
+    warning.state = target
+    for key, value in changes.items():
+        setattr(warning, key, value)
+    if target == "handled":
+        warning.handled_on = today or dt.date.today()
+    session.add(WarningTransition(warning_id=warning.id, from_state=before, to_state=target, actor=actor, note=note))
+    record(session, actor, f"warning.{target}", "warning", warning.id, from_state=before, note=note,
+           **{k: v for k, v in changes.items() if isinstance(v, str | int | float | type(None))})
+    return warning
+
+
+def dispatch(session: Session, warning_ids: Iterable[int], *, user: User | None, actor: str,
+             today: dt.date | None = None) -> dict[str, Any]:
+    """Bulk-dispatch issued warnings to the department handling their domain and region."""
+    index = _department_index(session)
+    done, failed = [], {}
+    for wid in warning_ids:
+        warning = _get(session, wid, lock=True)
+        dept = index.get((warning.region_code[:4], warning.model))
+        if dept is None:
+            failed[wid] = f"没有负责 {warning.model} 的科室 (no department handles this domain in the region)"
+            continue
+        try:
+            _check_actor(user, warning, "dispatched")
+            transition(session, warning, "dispatched", actor=actor, department_code=dept, today=today)
+        except DomainError as exc:
+            failed[wid] = exc.message
+            continue
+        done.append(wid)
+    session.commit()
+    return {"dispatched": done, "failed": failed}
+
+
+def start_inspection(
+    session: Session, warning: Warning, *, actor: str, today: dt.date, inspectors: Sequence[int] | None = None,
+    per_task: int = 2, rng: Any = None,
+) -> Task:
+    """Create the warning's inspection task (pushed to the handheld) and assign inspectors."""
+    from sampling.assign import assign_inspectors
+
+    entity = session.get(Entity, warning.entity_id)
+    assert entity is not None
+    btype = session.get(BusinessType, entity.business_type)
+    items = [c for c in session.scalars(select(CheckItem.code).where(CheckItem.domain == warning.model))]
+    task = Task(
+        entity_id=entity.id, channel="warning", warning_id=warning.id,
+        department_code=warning.department_code or "", state="assigned",
+        form_code=btype.form_code if btype else "general", check_items=items,
+        domains=[warning.model], due_on=warning.due_on,
+    )
+    session.add(task)
+    session.flush()
+    if inspectors is None:
+        pool = session.execute(
+            select(Inspector.id, Inspector.domains).where(
+                Inspector.department_code == warning.department_code, Inspector.active.is_(True))
+        ).all()
+        qualified = np.array([i for i, domains in pool if warning.model in (domains or [])], dtype=np.int64)
+        recused = set(session.scalars(select(TaskAssignment.inspector_id).join(Task).where(
+            Task.entity_id == entity.id, Task.id != task.id)))
+        load = dict(session.execute(
+            select(TaskAssignment.inspector_id, func.count()).join(Task)
+            .where(Task.state.in_(("assigned", "in_progress")), TaskAssignment.inspector_id.in_(qualified.tolist()))
+            .group_by(TaskAssignment.inspector_id)).all())
+        if len(qualified) < per_task:
+            raise Invalid(f"{warning.department_code} 具备 {warning.model} 资质的执法人员不足 {per_task} 人 "
+                          f"(not enough qualified inspectors)")
+        eligible = np.ones((1, len(qualified)), dtype=bool)
+        recusal = [(0, j) for j, ins in enumerate(qualified) if ins in recused]
+        if len(qualified) - len(recusal) < per_task:
+            recusal = []  # too few left: recusal of the previous inspectors cannot be honoured
+        assignment = assign_inspectors(
+            np.zeros(1, dtype=np.int64), eligible, per_task=per_task,
+            workload=np.array([load.get(int(i), 0) for i in qualified], dtype=np.int64),
+            recusal=np.array(recusal, dtype=np.int64).reshape(-1, 2), rng=rng,
+        )
+        chosen = [int(qualified[j]) for j in assignment.inspectors[0] if j >= 0]
+    else:
+        chosen = list(inspectors)
+    for k, ins in enumerate(chosen):
+        session.add(TaskAssignment(task_id=task.id, inspector_id=ins, lead=k == 0))
+    transition(session, warning, "in_handling", actor=actor, handling="inspection", today=today)
+    record(session, actor, "task.assign", "task", task.id, inspectors=chosen, warning=warning.id)
+    return task
+
+
+def apply_transition(
+    session: Session, warning_id: int, target: str, *, user: User | None, actor: str,
+    note: str | None = None, outcome: str | None = None, handling: str | None = None,
+    today: dt.date | None = None,
+) -> Warning:
+    """A transition requested by a person (API/console): checks role, department, order."""
+    today = today or dt.date.today()
+    warning = _get(session, warning_id, lock=True)
+    _check_actor(user, warning, target)
+    if target == "dismissed" and not (note and note.strip()):
+        raise Invalid("撤销预警必须填写理由 (a reason is required to dismiss a warning)", field="note")
+    if target == "dispatched":
+        index = _department_index(session)
+        dept = index.get((warning.region_code[:4], warning.model))
+        if dept is None:
+            raise Invalid("该地区没有负责此领域的科室 (no department handles this domain)")
+        transition(session, warning, target, actor=actor, note=note, department_code=dept, today=today)
+    elif target == "in_handling":
+        mode = handling or "inspection"
+        if mode not in HANDLING:
+            raise Invalid(f"处置方式应为 {', '.join(HANDLING)} (handling must be inspection or desk_check)")
+        if mode == "inspection":
+            if warning.state != "accepted":
+                transition(session, warning, target, actor=actor)  # raises the precise error
+            start_inspection(session, warning, actor=actor, today=today)
+        else:
+            transition(session, warning, target, actor=actor, note=note, handling="desk_check", today=today)
+    elif target == "handled":
+        if outcome not in OUTCOMES:
+            raise Invalid(f"处置结果应为 {', '.join(OUTCOMES)} (outcome required)", field="outcome")
+        if warning.handling == "inspection":
+            raise Conflict("现场检查的预警由检查结果自动办结 (inspection warnings close with the inspection result)")
+        transition(session, warning, target, actor=actor, note=note, outcome=outcome, today=today)
+        _close_with_merged(session, warning, actor=actor, today=today)
+    else:
+        transition(session, warning, target, actor=actor, note=note, today=today)
+    session.commit()
+    return warning
+
+
+def _close_with_merged(session: Session, warning: Warning, *, actor: str, today: dt.date) -> None:
+    transition(session, warning, "closed", actor=actor, note="结果已反馈 (feedback recorded)", today=today)
+    session.execute(update(Warning).where(Warning.merged_into_id == warning.id).values(
+        outcome=warning.outcome, handled_on=warning.handled_on))
+
+
+def feedback_from_result(session: Session, warning_id: int, result: InspectionResult, *, actor: str) -> Warning:
+    """Close a warning with the inspection's outcome (called inside the result's transaction)."""
+    warning = _get(session, warning_id, lock=True)
+    if warning.state != "in_handling":
+        # e.g. a round task that also answers a warning not yet in handling: take it there first.
+        for step in ("dispatched", "accepted", "in_handling"):
+            if warning.state in ("closed", "dismissed", "merged", "handled"):
+                return warning
+            if step in TRANSITIONS[warning.state]:
+                transition(session, warning, step, actor=actor, handling="inspection", today=result.inspected_on)
+    outcome = "problem_confirmed" if result.problem_found else "no_problem"
+    transition(session, warning, "handled", actor=actor, outcome=outcome, today=result.inspected_on,
+               note=result.summary)
+    _close_with_merged(session, warning, actor=actor, today=result.inspected_on)
+    return warning
+
+
+def mark_overdue(session: Session, *, today: dt.date, actor: str = "system") -> int:
+    """Flag (and escalate) open warnings past their SLA due date; audited in one batch."""
+    ids = list(session.scalars(select(Warning.id).where(
+        Warning.state.in_(OPEN_STATES), Warning.due_on < today, Warning.overdue.is_(False))))
+    if not ids:
+        return 0
+    session.execute(update(Warning).where(Warning.id.in_(ids)).values(overdue=True, escalated=True))
+    record_many(session, actor, [("warning.overdue", "warning", wid, {"on": today.isoformat()}) for wid in ids])
+    session.commit()
+    return len(ids)
+
+
+def close_unreachable(session: Session, warning: Warning, *, actor: str, today: dt.date, note: str) -> None:
+    """An inspection found the entity gone: handled as unreachable, then closed."""
+    if warning.state == "in_handling" and warning.handling == "inspection":
+        transition(session, warning, "handled", actor=actor, outcome="unreachable", today=today, note=note)
+        _close_with_merged(session, warning, actor=actor, today=today)
+
+
+@dataclass
+class LoopFigures:
+    issued: int
+    handled: int
+    handling_rate: float | None
+    entities: int
+    problem_entities: int
+    hit_rate: float | None
+    random_inspections: int
+    random_problems: int
+    random_hit_rate: float | None
+    lift: float | None
+    overdue: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def loop_figures(session: Session, *, start: dt.date | None = None, end: dt.date | None = None,
+                 region: str | None = None) -> LoopFigures:
+    """The seed table: issued, handled (rate), entities, problem entities, hit rate vs random."""
+    conds = [Warning.state != "merged"]
+    if start:
+        conds.append(Warning.issued_on >= start)
+    if end:
+        conds.append(Warning.issued_on <= end)
+    if region:
+        conds.append(Warning.region_code.like(f"{region.rstrip('0')}%"))
+    where = and_(*conds)
+    issued = session.scalar(select(func.count()).select_from(Warning).where(where)) or 0
+    handled_where = and_(where, Warning.outcome.is_not(None))
+    handled = session.scalar(select(func.count()).select_from(Warning).where(handled_where)) or 0
+    entities = session.scalar(select(func.count(func.distinct(Warning.entity_id))).where(handled_where)) or 0
+    problem_entities = session.scalar(select(func.count(func.distinct(Warning.entity_id))).where(
+        handled_where, Warning.outcome == "problem_confirmed")) or 0
+    overdue = session.scalar(select(func.count()).select_from(Warning).where(where, Warning.overdue.is_(True))) or 0
+    rconds = [InspectionResult.channel == "random"]
+    if start:
+        rconds.append(InspectionResult.inspected_on >= start)
+    if end:
+        rconds.append(InspectionResult.inspected_on <= end)
+    rq = select(func.count(), func.coalesce(func.sum(func.cast(InspectionResult.problem_found, Integer)), 0))
+    if region:
+        rq = rq.join(Entity, Entity.id == InspectionResult.entity_id)
+        rconds.append(Entity.region_code.like(f"{region.rstrip('0')}%"))
+    r_n, r_k = session.execute(rq.where(*rconds)).one()
+    hit = problem_entities / entities if entities else None
+    r_hit = r_k / r_n if r_n else None
+    return LoopFigures(
+        issued=issued, handled=handled, handling_rate=handled / issued if issued else None,
+        entities=entities, problem_entities=problem_entities, hit_rate=hit,
+        random_inspections=int(r_n), random_problems=int(r_k), random_hit_rate=r_hit,
+        lift=(hit / r_hit) if hit is not None and r_hit else None, overdue=overdue,
+    )
+
+
+def board_query(*, model: str | None = None, level: str | None = None, state: str | None = None,
+                region: str | None = None, overdue: bool | None = None, department: str | None = None) -> Any:
+    q = select(Warning).order_by(Warning.issued_on.desc(), Warning.id.desc())
+    if model:
+        q = q.where(Warning.model == model)
+    if level:
+        q = q.where(Warning.level.in_(level.split(",")))
+    if state:
+        q = q.where(Warning.state.in_(state.split(",")))
+    else:
+        q = q.where(Warning.state != "merged")
+    if region:
+        q = q.where(Warning.region_code.like(f"{region.rstrip('0')}%"))
+    if overdue is not None:
+        q = q.where(Warning.overdue.is_(overdue))
+    if department:
+        q = q.where(Warning.department_code == department)
+    return q
+
+
+def visible_to(user: User, q: Any) -> Any:
+    """Inspectors see the warnings of their own tasks; supervisors their department's
+    (plus undispatched ones of their region); analysts and admins all."""
+    if user.has_role("admin", "analyst"):
+        return q
+    if user.has_role("supervisor"):
+        if not user.department_code:
+            return q
+        return q.where((Warning.department_code == user.department_code) | (
+            Warning.department_code.is_(None) & Warning.region_code.like(f"{user.department_code[:4]}%")))
+    if user.inspector_id is None:
+        return q.where(False)
+    own = select(Task.warning_id).join(TaskAssignment).where(
+        TaskAssignment.inspector_id == user.inspector_id, Task.warning_id.is_not(None))
+    return q.where(Warning.id.in_(own))
