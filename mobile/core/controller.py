@@ -1,0 +1,296 @@
+"""What the screens call: one object joining the store, API client, form engine and sync.
+
+Screens stay thin: they read plain dicts and strings from here and pass the
+inspector's input back. Nothing here imports Kivy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mobile.core import formengine
+from mobile.core.api import ApiClient, ApiError, Unreachable
+from mobile.core.laws import LawLibrary, format_ref
+from mobile.core.store import Draft, OutboxEntry, Store, now_iso
+from mobile.core.sync import SyncEngine
+
+__all__ = ["CHANNELS", "Handheld", "LoginError", "TaskView"]
+
+CHANNELS = {"random": "随机抽查", "credit_weighted": "信用分类抽查", "warning": "风险预警核查"}
+OPEN_STATES = ("assigned", "in_progress")
+OUTBOX_LABELS = {"pending": "待上传", "uploading": "上传中", "sent": "已上传", "rejected": "被退回"}
+GRADE_LABELS = {"A": "A 低风险", "B": "B 一般风险", "C": "C 较高风险", "D": "D 高风险"}
+
+
+class LoginError(Exception):
+    pass
+
+
+@dataclass
+class TaskView:
+    """One row of the task list, already in the words the inspector reads."""
+
+    id: int
+    tab: str  # today / overdue / done
+    entity_name: str
+    uscc: str
+    address: str
+    credit_grade: str
+    due_on: str
+    status: str
+    why: str
+    task: dict[str, Any]
+
+
+def _hash_password(password: str, salt: bytes) -> str:
+    return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, 200_000).hex()
+
+
+class Handheld:
+    def __init__(self, data_dir: str | Path, server_url: str | None = None, *,
+                 http_session: Any = None) -> None:
+        self.store = Store(data_dir)
+        if server_url:
+            self.store.set_setting("server_url", server_url.rstrip("/"))
+        url = self.store.setting("server_url") or "http://127.0.0.1:8000"
+        self.client = ApiClient(url, self.store.setting("token"), session=http_session)
+        self.sync_engine = SyncEngine(self.store, self.client)
+        self.laws = LawLibrary(self.store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- login ------------------------------------------------------------------------
+    @property
+    def user(self) -> dict[str, Any] | None:
+        return self.store.setting("user")
+
+    @property
+    def logged_in(self) -> bool:
+        return self.user is not None
+
+    def login(self, username: str, password: str) -> dict[str, Any]:
+        """Log in online; without signal, accept the last user who logged in on this device.
+
+        The password is checked offline against a salted PBKDF2 hash kept from the last
+        online login, so a lost phone does not open without it.
+        """
+        username = username.strip()
+        if not username or not password:
+            raise LoginError("请输入用户名和密码")
+        try:
+            body = self.client.login(username, password)
+        except Unreachable:
+            cached = self.store.setting("offline_login") or {}
+            if cached.get("username") != username:
+                raise LoginError("无法连接服务器，且本机没有该用户的离线登录记录") from None
+            digest = _hash_password(password, bytes.fromhex(cached["salt"]))
+            if not hmac.compare_digest(digest, cached["hash"]):
+                raise LoginError("密码错误（离线登录）") from None
+            self.store.set_setting("user", cached["user"])
+            self.store.log("login", f"{username} 离线登录")
+            return dict(cached["user"])
+        except ApiError as exc:
+            raise LoginError(exc.message) from None
+        user = dict(body["user"])
+        if "inspector" not in user.get("roles", []):
+            self.client.token = None
+            raise LoginError("该账号不是执法人员，不能使用执法终端")
+        salt = os.urandom(16)
+        self.store.set_setting("token", body["token"])
+        self.store.set_setting("token_expires_at", str(body.get("expires_at")))
+        self.store.set_setting("user", user)
+        self.store.set_setting("offline_login", {"username": username, "salt": salt.hex(),
+                                                 "hash": _hash_password(password, salt), "user": user})
+        self.store.log("login", f"{username} 在线登录")
+        return user
+
+    def logout(self) -> None:
+        try:
+            self.client.logout()
+        except ApiError:
+            pass  # offline: the token expires on its own
+        self.client.token = None
+        self.store.set_setting("token", None)
+        self.store.set_setting("user", None)
+
+    # -- tasks ------------------------------------------------------------------------
+    def why_drawn(self, task: dict[str, Any]) -> str:
+        channel = CHANNELS.get(task.get("channel", ""), task.get("channel") or "")
+        parts = [channel]
+        if task.get("round"):
+            parts.append(f"抽查计划：{task['round']['name']}")
+        w = task.get("warning")
+        if w:
+            parts.append(f"{w.get('level_label') or w.get('level')}预警 · {w.get('model_label') or w.get('model')}")
+            reasons = [r.get("detail") or r.get("label") for r in w.get("reasons") or [] if isinstance(r, dict)]
+            reasons = [r for r in reasons if r]
+            if reasons:
+                parts.append("原因：" + "；".join(reasons[:3]))
+        return " · ".join(p for p in parts if p)
+
+    def task_status(self, task: dict[str, Any]) -> str:
+        entry = self.store.outbox_for_task(task["id"])
+        if entry is not None:
+            return OUTBOX_LABELS[entry.state]
+        if self.store.draft(task["id"]) is not None:
+            return "草稿"
+        return {"assigned": "待检查", "in_progress": "检查中", "submitted": "已提交",
+                "done": "已办结", "cancelled": "已取消"}.get(task["state"], task["state"])
+
+    def task_views(self, today: dt.date | None = None) -> dict[str, list[TaskView]]:
+        """Tasks by tab: ``today`` (open, not overdue), ``overdue``, ``done``."""
+        today = today or dt.date.today()
+        out: dict[str, list[TaskView]] = {"today": [], "overdue": [], "done": []}
+        for t in self.store.tasks():
+            entry = self.store.outbox_for_task(t["id"])
+            local_done = entry is not None and entry.state != "rejected"
+            if t["state"] not in OPEN_STATES or local_done:
+                tab = "done"
+            elif t.get("due_on") and dt.date.fromisoformat(t["due_on"]) < today:
+                tab = "overdue"
+            else:
+                tab = "today"
+            e = t.get("entity") or {}
+            out[tab].append(TaskView(
+                id=t["id"], tab=tab, entity_name=e.get("name", ""), uscc=e.get("uscc", ""),
+                address=e.get("address") or "", credit_grade=GRADE_LABELS.get(e.get("credit_grade") or "", "未评级"),
+                due_on=t.get("due_on") or "", status=self.task_status(t), why=self.why_drawn(t), task=t,
+            ))
+        return out
+
+    def entity_profile(self, uscc: str) -> dict[str, Any] | None:
+        """The cached profile; fetched (and cached) when online and missing."""
+        profile = self.store.entity(uscc)
+        if profile is None:
+            try:
+                profile = self.client.entity(uscc)
+            except ApiError:
+                return None
+            self.store.save_entity(profile)
+        return profile
+
+    # -- forms and drafts -------------------------------------------------------------
+    def form_for_task(self, task_id: int) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """(task, form, items) where items = form items + the task's check-item questions."""
+        task = self.store.task(task_id)
+        if task is None:
+            raise KeyError(f"任务 {task_id} 不在本机")
+        form = self.store.form(task["form_code"])
+        if form is None:
+            try:
+                form = self.client.form(task["form_code"])
+            except ApiError as exc:
+                raise KeyError(f"本机没有检查表 {task['form_code']}，请联网同步 ({exc.message})") from None
+            self.store.save_form(form)
+        return task, form, formengine.items_for_task(form, task)
+
+    def open_draft(self, task_id: int) -> Draft:
+        _, form, _ = self.form_for_task(task_id)
+        return self.store.open_draft(task_id, form["code"], str(form["version"]))
+
+    def answer(self, task_id: int, item_id: str, raw: Any) -> str | None:
+        """Save one answer now; return the message the server would give for it, if any."""
+        _, _, items = self.form_for_task(task_id)
+        item = next(i for i in items if i["id"] == item_id)
+        draft = self.store.save_answer(task_id, item_id, formengine.coerce(item, raw))
+        return formengine.item_error(item, draft.answers)
+
+    def attach(self, task_id: int, item_id: str, kind: str, source: str | Path | bytes,
+               filename: str | None = None) -> str:
+        """Store a photo or signature for an item; the answer becomes its checksum."""
+        draft = self.open_draft(task_id)
+        att = self.store.add_attachment(draft.instance_id, item_id, kind, source, filename)
+        if kind == "photo":
+            current = draft.answers.get(item_id) or []
+            value: Any = list(dict.fromkeys([*current, att.checksum]))
+        else:
+            value = att.checksum
+        self.store.save_answer(task_id, item_id, value)
+        return att.checksum
+
+    def build_submission(self, task_id: int, *, completed_at: str | None = None) -> tuple[dict[str, Any],
+                                                                                          formengine.FormCheck]:
+        """The body to POST, and the engine's verdict on it (errors block finalisation)."""
+        task, form, items = self.form_for_task(task_id)
+        draft = self.open_draft(task_id)
+        answers = formengine.clean_answers(items, draft.answers)
+        used = {v for item in items if item["type"] in ("photo", "signature")
+                for v in ([answers.get(item["id"])] if isinstance(answers.get(item["id"]), str)
+                          else answers.get(item["id"]) or [])}
+        attachments = [
+            {"item_id": a.item_id, "kind": a.kind, "filename": a.filename, "checksum": a.checksum, "size": a.size}
+            for a in self.store.attachments(draft.instance_id) if a.checksum in used
+        ]
+        body: dict[str, Any] = {
+            "instance_id": draft.instance_id,
+            "task_id": task["id"],
+            "form_code": draft.form_code,
+            "form_version": draft.form_version,
+            "answers": answers,
+            "started_at": draft.started_at,
+            "completed_at": completed_at or now_iso(),
+            "attachments": attachments,
+            "device_id": self.store.device_id(),
+        }
+        location = next((answers[i["id"]] for i in items if i["type"] == "location" and i["id"] in answers), None)
+        if location:
+            body["location"] = location
+        return body, formengine.check_answers(items, answers, attachments)
+
+    def finalize(self, task_id: int) -> tuple[OutboxEntry | None, formengine.FormCheck]:
+        """Validate the draft and, if it passes, move it to the outbox."""
+        body, check = self.build_submission(task_id)
+        if not check.ok:
+            return None, check
+        return self.store.finalize(task_id, body), check
+
+    def legal_refs(self, item: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """(display text, ref) for each legal reference of an item."""
+        out = []
+        for ref in item.get("legal_refs") or []:
+            art = self.laws.article(ref["law"], ref["article"])
+            out.append((format_ref(ref, art["label"] if art else None), ref))
+        if not out and item.get("legal_basis"):
+            out.append((str(item["legal_basis"]), {}))
+        return out
+
+    def article_text(self, law_id: str, number: int) -> tuple[str, str]:
+        """(title, full text) of an article, from the library or, if missing, the server."""
+        art = self.laws.article(law_id, number)
+        if art is None:
+            try:
+                art = self.client.article(law_id, number)
+            except ApiError:
+                return f"《{law_id}》第{number}条", "本机法规库中没有该条文，请联网同步后查看。"
+        return f"《{self.laws.title(law_id)}》{art.get('label') or ''}", art["text"]
+
+    # -- sync -------------------------------------------------------------------------
+    def sync(self, *, force: bool = True) -> str:
+        report, counts = self.sync_engine.sync(force=force)
+        self.laws.invalidate()
+        msg = report.message
+        if counts:
+            msg += f"；任务 {counts['tasks']} 条，法规更新 {counts['laws']} 部"
+        if report.errors:
+            msg += f"；{report.errors[-1]}"
+        return msg
+
+    def outbox_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for e in self.store.outbox():
+            task = self.store.task(e.task_id) or {}
+            rows.append({
+                "instance_id": e.instance_id, "task_id": e.task_id, "state": e.state,
+                "state_label": OUTBOX_LABELS[e.state],
+                "entity": (task.get("entity") or {}).get("name", f"任务 {e.task_id}"),
+                "attempts": e.attempts, "error": e.last_error, "items": e.error_items,
+                "created_at": e.created_at, "sent_at": e.sent_at,
+            })
+        return rows
