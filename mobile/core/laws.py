@@ -3,7 +3,8 @@
 Search is a plain scan (the shipped library is a few thousand articles, well under
 a tenth of a second on a phone): every whitespace-separated term must occur in the
 law's title or the article's text; a term like ``35``, ``第35条`` or ``第三十五条``
-matches the article number instead. Results are ranked by how often the terms occur.
+matches the article number instead, and a term naming a law exactly restricts the
+search to that law. Results are ranked by how often the terms occur.
 """
 
 from __future__ import annotations
@@ -93,11 +94,16 @@ class LawLibrary:
         terms = [t for t in query.split() if t]
         if not terms:
             return []
+        articles = self._load()
         numbers = [n for t in terms if (n := article_number(t)) is not None]
-        words = [t for t in terms if article_number(t) is None]
+        # a term naming a law exactly ("食品安全法") selects that law rather than every law
+        # whose title merely contains it ("食品安全法实施条例")
+        by_name = {name: law for law, title in self._titles.items() for name in (law, title)}
+        named = {by_name[t] for t in terms if t in by_name}
+        words = [t for t in terms if article_number(t) is None and t not in by_name]
         hits: list[Hit] = []
-        for a in self._load():
-            if law_id and a["law"] != law_id:
+        for a in articles:
+            if (law_id and a["law"] != law_id) or (named and a["law"] not in named):
                 continue
             if numbers and a["number"] not in numbers:
                 continue
