@@ -9,10 +9,9 @@ Leakage rules
 -------------
 * History features of an inspection on day ``d`` come from records of the same entity
   on days strictly before ``d``: same-day records of one entity never see each other,
-  and nothing from day ``d`` or later is used. The shrinkage prior mean is the outcome
-  rate of all records before ``d``.
-* In each rolling-origin fold the model, the shrinkage strength and the category
-  levels of categorical columns are learned from records before the fold's test
+  and nothing from day ``d`` or later is used.
+* In each rolling-origin fold the model, the shrinkage prior (mean and strength) and
+  the category levels of categorical columns are learned from records before the fold's test
   window only.
 * The optional feature columns are taken as given: the agency must leave out columns
   recorded during or after the inspection (counts cited, scores, the inspector).
@@ -67,6 +66,9 @@ HISTORY_FEATURES: dict[str, str] = {
     "history_days_since_last": "距上次检查天数 days since last inspection",
     "history_trend": "近三次问题率减长期问题率 recent (last 3) minus long-run rate",
 }
+
+#: History features whose effect on risk is constrained to be non-decreasing.
+MONOTONE = ("history_problem_rate",)
 
 #: Past inspection days that make up the "recent" rate of the trend feature.
 RECENT_VISITS = 3
@@ -313,8 +315,7 @@ def history_features(entity: np.ndarray, day: np.ndarray, outcome: np.ndarray) -
         In input order: ``history_inspections``, ``history_problems``,
         ``history_last_problem`` (any problem on the last earlier day; NaN if none),
         ``history_days_since_last`` (NaN if none), ``recent_inspections`` and
-        ``recent_problems`` (the last three earlier days), and ``prior_rate``: the
-        outcome rate of all records before the day (NaN on the first day).
+        ``recent_problems`` (the last three earlier days).
 
     Notes
     -----
@@ -352,13 +353,6 @@ def history_features(entity: np.ndarray, day: np.ndarray, outcome: np.ndarray) -
     recent_n = np.where(full, past_n - past_n[back], past_n)
     recent_p = np.where(full, past_p - past_p[back], past_p)
 
-    days, day_idx = np.unique(day, return_inverse=True)
-    day_n = np.bincount(day_idx, minlength=days.size).astype(np.float64)
-    day_p = np.bincount(day_idx, weights=y, minlength=days.size)
-    before_n, before_p = np.cumsum(day_n) - day_n, np.cumsum(day_p) - day_p
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prior = np.where(before_n > 0, before_p / np.maximum(before_n, 1), np.nan)
-
     out = np.empty((n, 6))
     cols = np.column_stack([past_n, past_p, last_problem, since_last, recent_n, recent_p])
     out[order] = cols[gid]
@@ -367,7 +361,6 @@ def history_features(entity: np.ndarray, day: np.ndarray, outcome: np.ndarray) -
         columns=["history_inspections", "history_problems", "history_last_problem",
                  "history_days_since_last", "recent_inspections", "recent_problems"],
     )
-    frame["prior_rate"] = prior[day_idx]
     return frame
 
 
@@ -415,10 +408,14 @@ def fit_prior_strength(entity: np.ndarray, outcome: np.ndarray) -> float:
     return float(np.clip(mu * (1 - mu) / tau2 - 1, 0.5, 1000.0))
 
 
-def _derived(stats: pd.DataFrame, strength: float) -> pd.DataFrame:
-    """Model features from :func:`history_features` with shrinkage strength ``strength``."""
+def _derived(stats: pd.DataFrame, strength: float, prior: float) -> pd.DataFrame:
+    """Model features from :func:`history_features`, shrunk towards ``prior``.
+
+    The prior mean is one number per fold (the training period's rate): a prior that
+    moved with the date would give every entity without history a distinct value,
+    which a tree model reads as a date and overfits.
+    """
     n, p = stats["history_inspections"], stats["history_problems"]
-    prior = stats["prior_rate"]
     rate = (p + strength * prior) / (n + strength)
     with np.errstate(invalid="ignore", divide="ignore"):
         raw = p / n.where(n > 0)
@@ -582,6 +579,9 @@ def _fit_predict(
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Fit LightGBM (rounds chosen on the latest fifth of training) and score the test."""
     params = _lgb_params(len(y_train), seed)
+    # A higher shrunk past rate never lowers risk: the constraint keeps small or
+    # drifting training periods from learning a wiggly, overfitted shape for it.
+    params["monotone_constraints"] = [int(c in MONOTONE) for c in x_train.columns]
     cut = np.sort(day_train)[int(0.8 * day_train.size)]
     fit = day_train < cut
     rounds = 100
@@ -664,7 +664,7 @@ def backtest(
                 f"nothing to learn / 训练期结果全部相同"
             )
         strength = fit_prior_strength(data.entity[train], y[train])
-        derived = _derived(stats, strength)
+        derived = _derived(stats, strength, float(y[train].mean()))
         x = pd.concat([derived, data.features], axis=1)
         features = list(x.columns)
         x_train, x_test = x[train].reset_index(drop=True), x[test].reset_index(drop=True)

@@ -97,9 +97,7 @@ def test_history_features_count_only_earlier_days() -> None:
     assert f["history_days_since_last"].tolist()[1:3] == [2, 3]
     assert np.isnan(f["history_last_problem"][0])
     assert f["history_last_problem"].tolist()[1:3] == [1, 0]
-    # Prior rate on day 12: only day 10 (1 of 1); on day 20: 3 of 4.
-    assert f["prior_rate"].tolist()[1] == 1.0
-    assert f["prior_rate"].tolist()[4] == 0.75
+    assert f["recent_inspections"].tolist() == [0, 1, 2, 0, 3]
 
 
 def test_same_day_records_do_not_see_each_other() -> None:
