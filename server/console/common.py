@@ -1,0 +1,115 @@
+"""What the console's pages share: navigation, filters, number formats, the export route."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from flask import abort, current_app, request
+
+from server.auth.decorators import OFFICE, roles_required
+from server.console.exports import FORMATS, export
+from server.console.views import bp
+from server.errors import Invalid
+
+WRITE_ROUNDS = ("supervisor", "admin")
+DISPATCH = ("supervisor", "admin")
+
+#: (endpoint, label, roles) for the top bar of base.html (shown when the route exists).
+NAV = [
+    ("console.rounds", "抽查计划", OFFICE),
+    ("console.warning_board", "预警看板", OFFICE),
+    ("console.inspectors", "执法人员", OFFICE),
+    ("console.analytics", "命中率分析", OFFICE),
+    ("console.model_evaluation", "模型评估", OFFICE),
+    ("console.estimates", "总体估计", OFFICE),
+    ("console.public_rounds", "结果公示", ("inspector", *OFFICE)),
+]
+
+
+@bp.app_context_processor
+def navigation() -> dict[str, Any]:
+    return {"nav_items": [n for n in NAV if n[0] in current_app.view_functions]}
+
+
+@bp.app_template_filter("pct")
+def pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{100.0 * value:.{digits}f}%"
+
+
+@bp.app_template_filter("pvalue")
+def pvalue(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@bp.app_template_filter("num")
+def num(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _date(name: str) -> dt.date | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise Invalid(f"日期格式应为 YYYY-MM-DD ({name}={raw!r})", field=name) from exc
+
+
+def period_filters() -> dict[str, Any]:
+    """``start``, ``end``, ``region`` (2–6 digits) and ``period`` from the query string."""
+    region = request.args.get("region", "").strip() or None
+    if region and not re.fullmatch(r"\d{2,6}", region):
+        raise Invalid(f"地区代码应为 2–6 位数字 (region={region!r})", field="region")
+    period = request.args.get("period", "quarter")
+    if period not in ("month", "quarter", "year"):
+        period = "quarter"
+    start, end = _date("start"), _date("end")
+    if start and end and start > end:
+        raise Invalid("开始日期晚于结束日期 (start after end)", field="start")
+    return {"start": start, "end": end, "region": region, "period": period}
+
+
+def query_args(filters: Mapping[str, Any], **extra: Any) -> dict[str, str]:
+    """Filters (non-empty) as strings for ``url_for`` links (exports, API)."""
+    out = {k: (v.isoformat() if isinstance(v, dt.date) else str(v))
+           for k, v in {**filters, **extra}.items() if v not in (None, "")}
+    return out
+
+
+#: name → (roles, producer(args) -> (rows, columns))
+TABLES: dict[str, tuple[Sequence[str], Callable[[Mapping[str, str]], tuple[list[dict[str, Any]], list[str]]]]] = {}
+
+
+def table(name: str, roles: Sequence[str] = OFFICE) -> Callable[[Any], Any]:
+    """Register a console table for ``/export/<name>.<csv|json>``."""
+
+    def decorator(fn: Any) -> Any:
+        TABLES[name] = (roles, fn)
+        return fn
+
+    return decorator
+
+
+@bp.get("/export/<name>.<fmt>")
+@roles_required(*OFFICE)
+def export_table(name: str, fmt: str) -> Any:
+    if name not in TABLES or fmt not in FORMATS:
+        abort(404)
+    roles, producer = TABLES[name]
+    from server.auth.decorators import current_user
+    from server.errors import Forbidden
+
+    user = current_user()
+    if user is None or not user.has_role(*roles):
+        raise Forbidden(f"当前用户无权导出 {name}")
+    rows, columns = producer(request.args)
+    suffix = "-".join(v for k, v in sorted(request.args.items()) if k in ("by", "model", "round") and v)
+    return export(rows, columns, f"{name}-{suffix}" if suffix else name, fmt)
