@@ -31,7 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'shuangsui.db'}"
-    for key, sub in (("ATTACHMENT_DIR", "attachments"), ("MODEL_DIR", "models")):
+    for key, sub in (("ATTACHMENT_DIR", "attachments"), ("MODEL_DIR", "models"), ("POOL_DIR", "pools")):
         if not app.config[key]:
             app.config[key] = str(Path(app.instance_path) / sub)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

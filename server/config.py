@@ -17,6 +17,7 @@ class Config:
     DATA_DIR = str(ROOT / "data")
     ATTACHMENT_DIR = ""  # default: <instance>/attachments
     MODEL_DIR = ""  # default: <instance>/models
+    POOL_DIR = ""  # default: <instance>/pools (draw pool snapshots, published for replay)
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # whole request
     MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
     TOKEN_TTL_HOURS = 12

@@ -1,7 +1,59 @@
-"""``/api/v1/public``."""
+"""``/api/v1/public``: what the public sees of each draw (一公开) — no login."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from server.auth.decorators import public
+from server.extensions import db
+from server.publication import services
+from server.rounds import services as rounds
+from server.rounds.models import SamplingRound
+from server.schemas import ObjectSchema
 
 blp = Blueprint("publication", __name__, url_prefix="/api/v1/public", description="抽查结果公示")
+
+
+@blp.route("/rounds")
+class PublicRounds(MethodView):
+    @public
+    @blp.response(200, ObjectSchema)
+    def get(self) -> dict[str, Any]:
+        """Published rounds."""
+        rows = db.session.scalars(select(SamplingRound).where(SamplingRound.state == "published")
+                                  .order_by(SamplingRound.published_at.desc())).all()
+        return {"items": [services.public_round_summary(r) for r in rows]}
+
+
+@blp.route("/rounds/<int:round_id>")
+class PublicRound(MethodView):
+    @public
+    @blp.response(200, ObjectSchema)
+    def get(self, round_id: int) -> dict[str, Any]:
+        """A published draw: entities drawn, inclusion probabilities, inspectors' departments, results."""
+        return services.public_round(db.session, services.published(db.session, round_id))
+
+
+@blp.route("/rounds/<int:round_id>/replay")
+class PublicReplay(MethodView):
+    @public
+    @blp.response(200, ObjectSchema)
+    def get(self, round_id: int) -> dict[str, Any]:
+        """Re-run the draw from the revealed seed and the published pool; say whether it matches."""
+        return rounds.replay(db.session, services.published(db.session, round_id))
+
+
+@blp.route("/rounds/<int:round_id>/pool.csv")
+class PublicPool(MethodView):
+    @public
+    @blp.response(200, content_type="text/csv")
+    def get(self, round_id: int) -> Response:
+        """The pool the draw ran on, for anyone to replay it."""
+        rnd = services.published(db.session, round_id)
+        return Response(rounds.pool_csv(rnd), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename=round-{round_id}-pool.csv"})

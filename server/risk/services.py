@@ -285,6 +285,10 @@ def train_model(
     if population is not None:
         btypes = _business_types(session, population.entity_ids)
         fit_kwargs["population"] = population.matrix(list(model.features))[_population_rows(model, btypes)]
+        if len(y) == 0:  # cold start: no recorded outcome yet, the population sets volumes and context
+            X = fit_kwargs["population"]
+            y = np.full(len(X), np.nan)
+            fit_kwargs["groups"] = np.zeros(len(X), dtype=np.int64)
     model.fit(X, y, **fit_kwargs)
     labelled = ~np.isnan(y)
     count = session.scalar(select(func.count()).select_from(ModelVersion).where(ModelVersion.name == name)) or 0

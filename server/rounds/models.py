@@ -13,6 +13,7 @@ from server.db import Base, TimestampMixin, intpk, name_t
 ROUND_STATES: dict[str, str] = {
     "draft": "草稿",
     "committed": "已承诺种子",
+    "drawing": "抽取中",
     "drawn": "已抽取",
     "published": "已公示",
 }

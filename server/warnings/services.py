@@ -30,7 +30,7 @@ from server.auth.models import User
 from server.entities.models import Entity
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.inspections.models import InspectionResult
-from server.reference.models import BusinessType, CheckItem, Department
+from server.reference.models import BusinessType, CheckItem, Department, FormTemplate
 from server.tasks.models import Inspector, Task, TaskAssignment
 from server.warnings.models import Warning, WarningTransition
 from server.workdays import WorkCalendar
@@ -235,11 +235,16 @@ def start_inspection(
     entity = session.get(Entity, warning.entity_id)
     assert entity is not None
     btype = session.get(BusinessType, entity.business_type)
-    items = [c for c in session.scalars(select(CheckItem.code).where(CheckItem.domain == warning.model))]
+    form_code = btype.form_code if btype else "general"
+    form = session.scalar(select(FormTemplate).where(FormTemplate.code == form_code, FormTemplate.current.is_(True)))
+    on_form = {str(i["id"]).upper() for i in (form.items if form else [])}
+    # the warning's domain items the business type's form does not already ask
+    items = [c for c in session.scalars(select(CheckItem.code).where(CheckItem.domain == warning.model)
+                                        .order_by(CheckItem.code)) if c not in on_form]
     task = Task(
         entity_id=entity.id, channel="warning", warning_id=warning.id,
         department_code=warning.department_code or "", state="assigned",
-        form_code=btype.form_code if btype else "general", check_items=items,
+        form_code=form_code, check_items=items,
         domains=[warning.model], due_on=warning.due_on,
     )
     session.add(task)
