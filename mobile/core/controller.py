@@ -24,6 +24,9 @@ __all__ = ["CHANNELS", "Handheld", "LoginError", "TaskView"]
 
 CHANNELS = {"random": "随机抽查", "credit_weighted": "信用分类抽查", "warning": "风险预警核查"}
 OPEN_STATES = ("assigned", "in_progress")
+LOG_EVENTS = {"finalized": "完成检查", "submitted": "提交成功", "already_stored": "服务器已有（重复提交）",
+              "attachment": "附件", "sent": "上传完成", "retry": "稍后重试", "rejected": "被退回",
+              "reopened": "重新编辑", "login": "登录", "refresh": "下载"}
 OUTBOX_LABELS = {"pending": "待上传", "uploading": "上传中", "sent": "已上传", "rejected": "被退回"}
 GRADE_LABELS = {"A": "A 低风险", "B": "B 一般风险", "C": "C 较高风险", "D": "D 高风险"}
 
@@ -163,6 +166,8 @@ class Handheld:
                 address=e.get("address") or "", credit_grade=GRADE_LABELS.get(e.get("credit_grade") or "", "未评级"),
                 due_on=t.get("due_on") or "", status=self.task_status(t), why=self.why_drawn(t), task=t,
             ))
+        for views in out.values():  # warnings first (they carry a deadline), then by due date
+            views.sort(key=lambda v: (v.task.get("warning") is None, v.due_on, v.id))
         return out
 
     def entity_profile(self, uscc: str) -> dict[str, Any] | None:

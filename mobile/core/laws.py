@@ -124,7 +124,7 @@ class LawLibrary:
 
 
 def _snippet(text: str, words: list[str], width: int = 60) -> str:
-    flat = " ".join(text.split())
+    flat = "\u3000".join(text.split())  # an ideographic space: Kivy would wrap at an ASCII one
     positions = [flat.find(w) for w in words if w in flat]
     start = max(0, min(positions) - width // 3) if positions else 0
     out = flat[start:start + width]
