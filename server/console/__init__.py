@@ -4,6 +4,12 @@
 """
 
 from server.console import views  # noqa: F401  (the blueprint first)
-from server.console import common, views_analytics  # noqa: F401,E402
+from server.console import (  # noqa: F401,E402
+    common,
+    views_analytics,
+    views_public,
+    views_rounds,
+    views_warnings,
+)
 
 __all__ = ["views"]

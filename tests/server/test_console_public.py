@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from test_console_seed import seed_console
+
+
+@pytest.fixture
+def seeded(app, users, reference):
+    return seed_console()
+
+
+def test_public_pages_need_no_login(client, seeded):
+    listing = client.get("/public")
+    assert listing.status_code == 200
+    assert "2026年第一季度餐饮服务信用分类抽查" in listing.get_data(as_text=True)
+    page = client.get(f"/public/rounds/{seeded['round_id']}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "抽中主体与检查结果" in html and "发现问题" in html and "5" * 64 in html
+
+
+def test_public_round_exports(client, seeded):
+    text = client.get(f"/public/rounds/{seeded['round_id']}.csv").get_data(as_text=True).lstrip("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows and {"uscc", "name", "result"} <= set(rows[0])
+    assert client.get(f"/public/rounds/{seeded['round_id']}.json").get_json()["rows"]
+
+
+def test_replay_without_a_pool_snapshot_says_so(client, seeded):
+    html = client.get(f"/public/rounds/{seeded['round_id']}/replay").get_data(as_text=True)
+    assert "复核抽取" in html and "无法复核" in html
+
+
+def test_unpublished_rounds_are_not_public(client, seeded):
+    from server.extensions import db
+    from server.rounds.models import SamplingRound
+
+    db.session.get(SamplingRound, seeded["round_id"]).state = "drawn"
+    db.session.commit()
+    assert client.get(f"/public/rounds/{seeded['round_id']}").status_code == 404
+    assert "暂无公示" in client.get("/public").get_data(as_text=True)
