@@ -32,8 +32,13 @@ KNOWN_FONTS = (
     "C:/Windows/Fonts/msyh.ttc",
     "C:/Windows/Fonts/simhei.ttf",
 )
-_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"),
-              str(Path.home() / ".local/share/fonts"), "/system/fonts")
+_FONT_DIRS = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    str(Path.home() / ".fonts"),
+    str(Path.home() / ".local/share/fonts"),
+    "/system/fonts",
+)
 _HINTS = ("cjk", "sc-", "sc.", "wqy", "fallback", "hei", "song", "kai", "ming", "pingfang", "msyh")
 _EXTS = (".ttf", ".otf", ".ttc")
 
@@ -42,8 +47,9 @@ def _fc_list() -> list[str]:
     if not shutil.which("fc-list"):
         return []
     try:
-        out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10,
-                             check=False).stdout
+        out = subprocess.run(
+            ["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     files = [line.split(":")[0].strip() for line in out.splitlines() if line.strip()]
@@ -91,8 +97,10 @@ def register_cjk_font() -> str | None:
 
     path = find_cjk_font()
     if path is None:
-        Logger.warning("Shuangsui: no CJK font found; Chinese will render as boxes. "
-                       "Install fonts-noto-cjk (make system-deps) or set SHUANGSUI_CJK_FONT.")
+        Logger.warning(
+            "Shuangsui: no CJK font found; Chinese will render as boxes. "
+            "Install fonts-noto-cjk (make system-deps) or set SHUANGSUI_CJK_FONT."
+        )
         return None
     LabelBase.register(DEFAULT_FONT, fn_regular=path, fn_bold=_bold_sibling(path) or path)
     Logger.info(f"Shuangsui: CJK font {path}")

@@ -27,7 +27,9 @@ UPLOAD_EVERY_SECONDS = 60
 class MobileApp(App):
     title = "双随 · 移动执法"
 
-    def __init__(self, *, data_dir: str | None = None, server_url: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, data_dir: str | None = None, server_url: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._data_dir = data_dir or os.environ.get("SHUANGSUI_DATA_DIR")
         self._server_url = server_url or os.environ.get("SHUANGSUI_SERVER")
@@ -49,7 +51,11 @@ class MobileApp(App):
     def _upload_in_background(self, _dt: float) -> None:
         """Retry the outbox now and then; each entry's backoff decides whether it is due."""
         handheld = self.handheld
-        if handheld is None or not handheld.logged_in or not self._uploading.acquire(blocking=False):
+        if (
+            handheld is None
+            or not handheld.logged_in
+            or not self._uploading.acquire(blocking=False)
+        ):
             return
 
         def run() -> None:

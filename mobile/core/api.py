@@ -23,8 +23,14 @@ UPLOAD_TIMEOUT = (5.0, 120.0)
 class ApiError(Exception):
     """An error answer from the server, or no answer at all (``status`` None)."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 items: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        items: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -34,7 +40,11 @@ class ApiError(Exception):
     @property
     def permanent(self) -> bool:
         """Retrying the same request cannot succeed (a 4xx other than 401/408/429)."""
-        return self.status is not None and 400 <= self.status < 500 and self.status not in (401, 408, 429)
+        return (
+            self.status is not None
+            and 400 <= self.status < 500
+            and self.status not in (401, 408, 429)
+        )
 
 
 class Unreachable(ApiError):
@@ -57,27 +67,37 @@ class ApiClient:
     Tests pass a fake session to simulate a server that dies after committing.
     """
 
-    def __init__(self, base_url: str, token: str | None = None, *,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT, session: Any = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        session: Any = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
         self.session = session if session is not None else requests.Session()
 
     # -- plumbing ---------------------------------------------------------------------
-    def request(self, method: str, path: str, *, timeout: tuple[float, float] | None = None,
-                **kwargs: Any) -> Reply:
+    def request(
+        self, method: str, path: str, *, timeout: tuple[float, float] | None = None, **kwargs: Any
+    ) -> Reply:
         url = f"{self.base_url}/api/v1{path}"
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         try:
-            response = self.session.request(method, url, headers=headers, timeout=timeout or self.timeout,
-                                            **kwargs)
+            response = self.session.request(
+                method, url, headers=headers, timeout=timeout or self.timeout, **kwargs
+            )
         except requests.Timeout:
             raise Unreachable("服务器响应超时，请稍后重试 (request timed out)") from None
         except requests.RequestException as exc:
-            raise Unreachable(f"无法连接服务器，请检查网络 (server unreachable: {type(exc).__name__})") from None
+            raise Unreachable(
+                f"无法连接服务器，请检查网络 (server unreachable: {type(exc).__name__})"
+            ) from None
         try:
             body = response.json() if response.content else {}
         except ValueError:
@@ -87,8 +107,12 @@ class ApiClient:
         if response.status_code >= 400:
             message = str(body.get("message") or f"服务器错误 HTTP {response.status_code}")
             cls = Unauthorized if response.status_code == 401 else ApiError
-            raise cls(message, status=response.status_code, code=body.get("error"),
-                      items=body.get("items") if isinstance(body.get("items"), dict) else None)
+            raise cls(
+                message,
+                status=response.status_code,
+                code=body.get("error"),
+                items=body.get("items") if isinstance(body.get("items"), dict) else None,
+            )
         return Reply(response.status_code, body)
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
@@ -98,7 +122,9 @@ class ApiClient:
     # -- endpoints --------------------------------------------------------------------
     def login(self, username: str, password: str) -> dict[str, Any]:
         """``POST /auth/token``; keeps the token for later calls and returns the body."""
-        body = self.request("POST", "/auth/token", json={"username": username, "password": password}).body
+        body = self.request(
+            "POST", "/auth/token", json={"username": username, "password": password}
+        ).body
         self.token = body["token"]
         return body
 
@@ -135,13 +161,16 @@ class ApiClient:
         """``POST /submissions``: 201 stored now, 200 stored before (identical body)."""
         return self.request("POST", "/submissions", json=body)
 
-    def upload_attachment(self, submission_id: int, path: str | Path, checksum: str,
-                          filename: str | None = None) -> Reply:
+    def upload_attachment(
+        self, submission_id: int, path: str | Path, checksum: str, filename: str | None = None
+    ) -> Reply:
         """``POST /submissions/<id>/attachments`` (multipart ``file`` + ``checksum``)."""
         path = Path(path)
         with path.open("rb") as fh:
             return self.request(
-                "POST", f"/submissions/{submission_id}/attachments", timeout=UPLOAD_TIMEOUT,
+                "POST",
+                f"/submissions/{submission_id}/attachments",
+                timeout=UPLOAD_TIMEOUT,
                 files={"file": (filename or path.name, fh, "application/octet-stream")},
                 data={"checksum": checksum},
             )

@@ -24,9 +24,18 @@ __all__ = ["CHANNELS", "Handheld", "LoginError", "TaskView"]
 
 CHANNELS = {"random": "随机抽查", "credit_weighted": "信用分类抽查", "warning": "风险预警核查"}
 OPEN_STATES = ("assigned", "in_progress")
-LOG_EVENTS = {"finalized": "完成检查", "submitted": "提交成功", "already_stored": "服务器已有（重复提交）",
-              "attachment": "附件", "sent": "上传完成", "retry": "稍后重试", "rejected": "被退回",
-              "reopened": "重新编辑", "login": "登录", "refresh": "下载"}
+LOG_EVENTS = {
+    "finalized": "完成检查",
+    "submitted": "提交成功",
+    "already_stored": "服务器已有（重复提交）",
+    "attachment": "附件",
+    "sent": "上传完成",
+    "retry": "稍后重试",
+    "rejected": "被退回",
+    "reopened": "重新编辑",
+    "login": "登录",
+    "refresh": "下载",
+}
 OUTBOX_LABELS = {"pending": "待上传", "uploading": "上传中", "sent": "已上传", "rejected": "被退回"}
 GRADE_LABELS = {"A": "A 低风险", "B": "B 一般风险", "C": "C 较高风险", "D": "D 高风险"}
 
@@ -56,8 +65,9 @@ def _hash_password(password: str, salt: bytes) -> str:
 
 
 class Handheld:
-    def __init__(self, data_dir: str | Path, server_url: str | None = None, *,
-                 http_session: Any = None) -> None:
+    def __init__(
+        self, data_dir: str | Path, server_url: str | None = None, *, http_session: Any = None
+    ) -> None:
         self.store = Store(data_dir)
         if server_url:
             self.store.set_setting("server_url", server_url.rstrip("/"))
@@ -109,8 +119,15 @@ class Handheld:
         self.store.set_setting("token", body["token"])
         self.store.set_setting("token_expires_at", str(body.get("expires_at")))
         self.store.set_setting("user", user)
-        self.store.set_setting("offline_login", {"username": username, "salt": salt.hex(),
-                                                 "hash": _hash_password(password, salt), "user": user})
+        self.store.set_setting(
+            "offline_login",
+            {
+                "username": username,
+                "salt": salt.hex(),
+                "hash": _hash_password(password, salt),
+                "user": user,
+            },
+        )
         self.store.log("login", f"{username} 在线登录")
         return user
 
@@ -131,8 +148,14 @@ class Handheld:
             parts.append(f"抽查计划：{task['round']['name']}")
         w = task.get("warning")
         if w:
-            parts.append(f"{w.get('level_label') or w.get('level')}预警 · {w.get('model_label') or w.get('model')}")
-            reasons = [r.get("detail") or r.get("label") for r in w.get("reasons") or [] if isinstance(r, dict)]
+            parts.append(
+                f"{w.get('level_label') or w.get('level')}预警 · {w.get('model_label') or w.get('model')}"
+            )
+            reasons = [
+                r.get("detail") or r.get("label")
+                for r in w.get("reasons") or []
+                if isinstance(r, dict)
+            ]
             reasons = [r for r in reasons if r]
             if reasons:
                 parts.append("原因：" + "；".join(reasons[:3]))
@@ -144,8 +167,13 @@ class Handheld:
             return OUTBOX_LABELS[entry.state]
         if self.store.draft(task["id"]) is not None:
             return "草稿"
-        return {"assigned": "待检查", "in_progress": "检查中", "submitted": "已提交",
-                "done": "已办结", "cancelled": "已取消"}.get(task["state"], task["state"])
+        return {
+            "assigned": "待检查",
+            "in_progress": "检查中",
+            "submitted": "已提交",
+            "done": "已办结",
+            "cancelled": "已取消",
+        }.get(task["state"], task["state"])
 
     def task_views(self, today: dt.date | None = None) -> dict[str, list[TaskView]]:
         """Tasks by tab: ``today`` (open, not overdue), ``overdue``, ``done``."""
@@ -161,11 +189,20 @@ class Handheld:
             else:
                 tab = "today"
             e = t.get("entity") or {}
-            out[tab].append(TaskView(
-                id=t["id"], tab=tab, entity_name=e.get("name", ""), uscc=e.get("uscc", ""),
-                address=e.get("address") or "", credit_grade=GRADE_LABELS.get(e.get("credit_grade") or "", "未评级"),
-                due_on=t.get("due_on") or "", status=self.task_status(t), why=self.why_drawn(t), task=t,
-            ))
+            out[tab].append(
+                TaskView(
+                    id=t["id"],
+                    tab=tab,
+                    entity_name=e.get("name", ""),
+                    uscc=e.get("uscc", ""),
+                    address=e.get("address") or "",
+                    credit_grade=GRADE_LABELS.get(e.get("credit_grade") or "", "未评级"),
+                    due_on=t.get("due_on") or "",
+                    status=self.task_status(t),
+                    why=self.why_drawn(t),
+                    task=t,
+                )
+            )
         for views in out.values():  # warnings first (they carry a deadline), then by due date
             views.sort(key=lambda v: (v.task.get("warning") is None, v.due_on, v.id))
         return out
@@ -182,7 +219,9 @@ class Handheld:
         return profile
 
     # -- forms and drafts -------------------------------------------------------------
-    def form_for_task(self, task_id: int) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    def form_for_task(
+        self, task_id: int
+    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
         """(task, form, items) where items = form items + the task's check-item questions."""
         task = self.store.task(task_id)
         if task is None:
@@ -192,7 +231,9 @@ class Handheld:
             try:
                 form = self.client.form(task["form_code"])
             except ApiError as exc:
-                raise KeyError(f"本机没有检查表 {task['form_code']}，请联网同步 ({exc.message})") from None
+                raise KeyError(
+                    f"本机没有检查表 {task['form_code']}，请联网同步 ({exc.message})"
+                ) from None
             self.store.save_form(form)
         return task, form, formengine.items_for_task(form, task)
 
@@ -207,8 +248,14 @@ class Handheld:
         draft = self.store.save_answer(task_id, item_id, formengine.coerce(item, raw))
         return formengine.item_error(item, draft.answers)
 
-    def attach(self, task_id: int, item_id: str, kind: str, source: str | Path | bytes,
-               filename: str | None = None) -> str:
+    def attach(
+        self,
+        task_id: int,
+        item_id: str,
+        kind: str,
+        source: str | Path | bytes,
+        filename: str | None = None,
+    ) -> str:
         """Store a photo or signature for an item; the answer becomes its checksum."""
         draft = self.open_draft(task_id)
         att = self.store.add_attachment(draft.instance_id, item_id, kind, source, filename)
@@ -220,18 +267,33 @@ class Handheld:
         self.store.save_answer(task_id, item_id, value)
         return att.checksum
 
-    def build_submission(self, task_id: int, *, completed_at: str | None = None) -> tuple[dict[str, Any],
-                                                                                          formengine.FormCheck]:
+    def build_submission(
+        self, task_id: int, *, completed_at: str | None = None
+    ) -> tuple[dict[str, Any], formengine.FormCheck]:
         """The body to POST, and the engine's verdict on it (errors block finalisation)."""
         task, form, items = self.form_for_task(task_id)
         draft = self.open_draft(task_id)
         answers = formengine.clean_answers(items, draft.answers)
-        used = {v for item in items if item["type"] in ("photo", "signature")
-                for v in ([answers.get(item["id"])] if isinstance(answers.get(item["id"]), str)
-                          else answers.get(item["id"]) or [])}
+        used = {
+            v
+            for item in items
+            if item["type"] in ("photo", "signature")
+            for v in (
+                [answers.get(item["id"])]
+                if isinstance(answers.get(item["id"]), str)
+                else answers.get(item["id"]) or []
+            )
+        }
         attachments = [
-            {"item_id": a.item_id, "kind": a.kind, "filename": a.filename, "checksum": a.checksum, "size": a.size}
-            for a in self.store.attachments(draft.instance_id) if a.checksum in used
+            {
+                "item_id": a.item_id,
+                "kind": a.kind,
+                "filename": a.filename,
+                "checksum": a.checksum,
+                "size": a.size,
+            }
+            for a in self.store.attachments(draft.instance_id)
+            if a.checksum in used
         ]
         body: dict[str, Any] = {
             "instance_id": draft.instance_id,
@@ -244,7 +306,10 @@ class Handheld:
             "attachments": attachments,
             "device_id": self.store.device_id(),
         }
-        location = next((answers[i["id"]] for i in items if i["type"] == "location" and i["id"] in answers), None)
+        location = next(
+            (answers[i["id"]] for i in items if i["type"] == "location" and i["id"] in answers),
+            None,
+        )
         if location:
             body["location"] = location
         return body, formengine.check_answers(items, answers, attachments)
@@ -291,11 +356,18 @@ class Handheld:
         rows = []
         for e in self.store.outbox():
             task = self.store.task(e.task_id) or {}
-            rows.append({
-                "instance_id": e.instance_id, "task_id": e.task_id, "state": e.state,
-                "state_label": OUTBOX_LABELS[e.state],
-                "entity": (task.get("entity") or {}).get("name", f"任务 {e.task_id}"),
-                "attempts": e.attempts, "error": e.last_error, "items": e.error_items,
-                "created_at": e.created_at, "sent_at": e.sent_at,
-            })
+            rows.append(
+                {
+                    "instance_id": e.instance_id,
+                    "task_id": e.task_id,
+                    "state": e.state,
+                    "state_label": OUTBOX_LABELS[e.state],
+                    "entity": (task.get("entity") or {}).get("name", f"任务 {e.task_id}"),
+                    "attempts": e.attempts,
+                    "error": e.last_error,
+                    "items": e.error_items,
+                    "created_at": e.created_at,
+                    "sent_at": e.sent_at,
+                }
+            )
         return rows

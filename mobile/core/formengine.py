@@ -78,12 +78,19 @@ def _value_error(item: dict[str, Any], value: Any, declared: set[str] | None) ->
         if not isinstance(value, list) or any(v not in choices for v in value):
             return f"请选择有效选项 (choose among {', '.join(map(str, choices))})"
     elif kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             return "请输入数字 (a number is required)"
         too_low = "min" in constraint and value < constraint["min"]
         too_high = "max" in constraint and value > constraint["max"]
         if too_low or too_high:
-            return message or f"数值应在 {constraint.get('min', '-∞')} 到 {constraint.get('max', '∞')} 之间"
+            return (
+                message
+                or f"数值应在 {constraint.get('min', '-∞')} 到 {constraint.get('max', '∞')} 之间"
+            )
     elif kind == "text":
         if not isinstance(value, str):
             return "请输入文字 (text is required)"
@@ -122,9 +129,17 @@ def item_error(
     """
     value = answers.get(item["id"])
     if not is_relevant(item, answers):
-        return None if _empty(value) else "该项当前不适用，不应填写 (item not relevant given earlier answers)"
+        return (
+            None
+            if _empty(value)
+            else "该项当前不适用，不应填写 (item not relevant given earlier answers)"
+        )
     if _empty(value):
-        return f"必填项未填写：{item.get('label', item['id'])} (required)" if item.get("required") else None
+        return (
+            f"必填项未填写：{item.get('label', item['id'])} (required)"
+            if item.get("required")
+            else None
+        )
     return _value_error(item, value, declared)
 
 
@@ -153,14 +168,19 @@ def check_answers(
             out.errors[str(key)] = "表单中没有这一项 (no such item in the form)"
     declared = {str(a.get("checksum", "")).lower() for a in attachments if isinstance(a, dict)}
     for att in attachments:
-        if (not isinstance(att, dict) or att.get("item_id") not in known
-                or att.get("kind") not in ("photo", "signature")):
+        if (
+            not isinstance(att, dict)
+            or att.get("item_id") not in known
+            or att.get("kind") not in ("photo", "signature")
+        ):
             out.errors["attachments"] = (
                 "附件声明不完整 (each attachment needs item_id, kind photo/signature, checksum)"
             )
             break
         if not re.fullmatch(r"[0-9a-fA-F]{64}", str(att.get("checksum", ""))):
-            out.errors["attachments"] = "附件 checksum 应为 SHA-256 (checksum must be a sha256 hex digest)"
+            out.errors["attachments"] = (
+                "附件 checksum 应为 SHA-256 (checksum must be a sha256 hex digest)"
+            )
             break
     problems: list[str] = []
     for item in items:
@@ -182,7 +202,9 @@ def check_answers(
     out.failed_items = problems
     out.problem_found = bool(problems)
     labels = {item["id"]: item.get("label", item["id"]) for item in items}
-    out.summary = ("发现问题：" + "；".join(labels[p] for p in problems))[:500] if problems else "未发现问题"
+    out.summary = (
+        ("发现问题：" + "；".join(labels[p] for p in problems))[:500] if problems else "未发现问题"
+    )
     return out
 
 
@@ -190,19 +212,25 @@ def check_item_questions(check_items: list[dict[str, Any]]) -> list[dict[str, An
     """One yes/no question per check item of the task, built as the server builds it."""
     out = []
     for ci in check_items:
-        refs = [{"law": ci["law"], "article": ci["article"]}] if ci.get("law") and ci.get("article") else []
-        out.append({
-            "id": f"ci_{ci['code']}",
-            "type": "yes_no",
-            "label": f"{ci['item']}：是否符合规定",
-            "required": True,
-            "problem_if": "no",
-            "domain": ci.get("domain"),
-            "check_item": ci["code"],
-            "legal_basis": ci.get("legal_basis"),
-            "legal_refs": refs,
-            "relevant": None,
-        })
+        refs = (
+            [{"law": ci["law"], "article": ci["article"]}]
+            if ci.get("law") and ci.get("article")
+            else []
+        )
+        out.append(
+            {
+                "id": f"ci_{ci['code']}",
+                "type": "yes_no",
+                "label": f"{ci['item']}：是否符合规定",
+                "required": True,
+                "problem_if": "no",
+                "domain": ci.get("domain"),
+                "check_item": ci["code"],
+                "legal_basis": ci.get("legal_basis"),
+                "legal_refs": refs,
+                "relevant": None,
+            }
+        )
     return out
 
 

@@ -17,7 +17,20 @@ from mobile.core.store import Store
 
 __all__ = ["Hit", "LawLibrary", "article_number", "format_ref"]
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
 _ARTICLE_TERM = re.compile(r"^(?:第)?([0-9]+|[零〇一二两三四五六七八九十百千]+)(?:条)?$")
 
@@ -117,8 +130,17 @@ class LawLibrary:
                     break
                 score += in_text + (5 if in_title else 0)
             else:
-                hits.append(Hit(a["law"], title, a["number"], a["label"] or f"第{a['number']}条", a["chapter"],
-                                _snippet(haystack, words), score))
+                hits.append(
+                    Hit(
+                        a["law"],
+                        title,
+                        a["number"],
+                        a["label"] or f"第{a['number']}条",
+                        a["chapter"],
+                        _snippet(haystack, words),
+                        score,
+                    )
+                )
         hits.sort(key=lambda h: (-h.score, h.law, h.number))
         return hits[:limit]
 
@@ -127,5 +149,5 @@ def _snippet(text: str, words: list[str], width: int = 60) -> str:
     flat = "\u3000".join(text.split())  # an ideographic space: Kivy would wrap at an ASCII one
     positions = [flat.find(w) for w in words if w in flat]
     start = max(0, min(positions) - width // 3) if positions else 0
-    out = flat[start:start + width]
+    out = flat[start : start + width]
     return ("…" if start else "") + out + ("…" if start + width < len(flat) else "")

@@ -157,7 +157,10 @@ class Store:
             if value is None:
                 db.execute("DELETE FROM settings WHERE key = ?", (key,))
             else:
-                db.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, _dumps(value)))
+                db.execute(
+                    "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                    (key, _dumps(value)),
+                )
 
     def device_id(self) -> str:
         value = self.setting("device_id")
@@ -179,7 +182,9 @@ class Store:
             )
 
     def tasks(self) -> list[dict[str, Any]]:
-        return [json.loads(r["data"]) for r in self._all("SELECT data FROM tasks ORDER BY due_on, id")]
+        return [
+            json.loads(r["data"]) for r in self._all("SELECT data FROM tasks ORDER BY due_on, id")
+        ]
 
     def task(self, task_id: int) -> dict[str, Any] | None:
         row = self._one("SELECT data FROM tasks WHERE id = ?", task_id)
@@ -187,8 +192,10 @@ class Store:
 
     def save_form(self, form: dict[str, Any]) -> None:
         with self.tx() as db:
-            db.execute("INSERT OR REPLACE INTO forms (code, version, data, fetched_at) VALUES (?, ?, ?, ?)",
-                       (form["code"], str(form["version"]), _dumps(form), now_iso()))
+            db.execute(
+                "INSERT OR REPLACE INTO forms (code, version, data, fetched_at) VALUES (?, ?, ?, ?)",
+                (form["code"], str(form["version"]), _dumps(form), now_iso()),
+            )
 
     def form(self, code: str) -> dict[str, Any] | None:
         row = self._one("SELECT data FROM forms WHERE code = ?", code)
@@ -196,8 +203,10 @@ class Store:
 
     def save_entity(self, profile: dict[str, Any]) -> None:
         with self.tx() as db:
-            db.execute("INSERT OR REPLACE INTO entities (uscc, data, fetched_at) VALUES (?, ?, ?)",
-                       (profile["uscc"], _dumps(profile), now_iso()))
+            db.execute(
+                "INSERT OR REPLACE INTO entities (uscc, data, fetched_at) VALUES (?, ?, ?)",
+                (profile["uscc"], _dumps(profile), now_iso()),
+            )
 
     def entity(self, uscc: str) -> dict[str, Any] | None:
         row = self._one("SELECT data FROM entities WHERE uscc = ?", uscc)
@@ -206,13 +215,17 @@ class Store:
     def save_law(self, law: dict[str, Any]) -> None:
         """A whole law as ``GET /laws/<id>`` returns it (every article)."""
         with self.tx() as db:
-            db.execute("INSERT OR REPLACE INTO laws (id, title, version_date, fetched_at) VALUES (?, ?, ?, ?)",
-                       (law["id"], law["title"], law.get("version_date"), now_iso()))
+            db.execute(
+                "INSERT OR REPLACE INTO laws (id, title, version_date, fetched_at) VALUES (?, ?, ?, ?)",
+                (law["id"], law["title"], law.get("version_date"), now_iso()),
+            )
             db.execute("DELETE FROM articles WHERE law = ?", (law["id"],))
             db.executemany(
                 "INSERT INTO articles (law, number, label, chapter, text) VALUES (?, ?, ?, ?, ?)",
-                [(law["id"], a["number"], a.get("label"), a.get("chapter"), a["text"])
-                 for a in law.get("articles") or []],
+                [
+                    (law["id"], a["number"], a.get("label"), a.get("chapter"), a["text"])
+                    for a in law.get("articles") or []
+                ],
             )
 
     def laws(self) -> list[dict[str, Any]]:
@@ -241,14 +254,25 @@ class Store:
     def _draft(self, row: sqlite3.Row | None) -> Draft | None:
         if row is None:
             return None
-        return Draft(row["task_id"], row["instance_id"], row["form_code"], row["form_version"],
-                     json.loads(row["answers"]), row["started_at"], row["updated_at"])
+        return Draft(
+            row["task_id"],
+            row["instance_id"],
+            row["form_code"],
+            row["form_version"],
+            json.loads(row["answers"]),
+            row["started_at"],
+            row["updated_at"],
+        )
 
     def draft(self, task_id: int) -> Draft | None:
         return self._draft(self._one("SELECT * FROM drafts WHERE task_id = ?", task_id))
 
     def drafts(self) -> list[Draft]:
-        return [d for r in self._all("SELECT * FROM drafts ORDER BY updated_at DESC") if (d := self._draft(r))]
+        return [
+            d
+            for r in self._all("SELECT * FROM drafts ORDER BY updated_at DESC")
+            if (d := self._draft(r))
+        ]
 
     def open_draft(self, task_id: int, form_code: str, form_version: str) -> Draft:
         """The task's draft, created with a fresh instance id the first time."""
@@ -277,56 +301,91 @@ class Store:
                 answers.pop(item_id, None)
             else:
                 answers[item_id] = value
-            db.execute("UPDATE drafts SET answers = ?, updated_at = ? WHERE task_id = ?",
-                       (_dumps(answers), now_iso(), task_id))
+            db.execute(
+                "UPDATE drafts SET answers = ?, updated_at = ? WHERE task_id = ?",
+                (_dumps(answers), now_iso(), task_id),
+            )
         draft = self.draft(task_id)
         assert draft is not None
         return draft
 
     def discard_draft(self, task_id: int) -> None:
         with self.tx() as db:
-            row = db.execute("SELECT instance_id FROM drafts WHERE task_id = ?", (task_id,)).fetchone()
+            row = db.execute(
+                "SELECT instance_id FROM drafts WHERE task_id = ?", (task_id,)
+            ).fetchone()
             if row:
                 db.execute("DELETE FROM attachments WHERE instance_id = ?", (row["instance_id"],))
                 db.execute("DELETE FROM drafts WHERE task_id = ?", (task_id,))
 
     # -- attachments ------------------------------------------------------------------
-    def add_attachment(self, instance_id: str, item_id: str, kind: str, source: str | Path | bytes,
-                       filename: str | None = None) -> Attachment:
+    def add_attachment(
+        self,
+        instance_id: str,
+        item_id: str,
+        kind: str,
+        source: str | Path | bytes,
+        filename: str | None = None,
+    ) -> Attachment:
         """Copy a photo/signature into the store; identified by its SHA-256 checksum."""
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
         checksum = hashlib.sha256(data).hexdigest()
-        suffix = Path(filename or (source if not isinstance(source, bytes) else "file.png")).suffix or ".bin"
+        suffix = (
+            Path(filename or (source if not isinstance(source, bytes) else "file.png")).suffix
+            or ".bin"
+        )
         target = self.attachment_dir / f"{checksum}{suffix.lower()}"
         if not target.exists():
             tmp = target.with_suffix(target.suffix + ".part")
             tmp.write_bytes(data)
             tmp.replace(target)
-        name = filename or (Path(source).name if not isinstance(source, bytes) else f"{kind}{suffix}")
+        name = filename or (
+            Path(source).name if not isinstance(source, bytes) else f"{kind}{suffix}"
+        )
         with self.tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO attachments (instance_id, checksum, item_id, kind, filename, path, size,"
                 " uploaded) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
                 (instance_id, checksum, item_id, kind, name[:200], str(target), len(data)),
             )
-        return Attachment(instance_id, checksum, item_id, kind, name[:200], str(target), len(data), False)
+        return Attachment(
+            instance_id, checksum, item_id, kind, name[:200], str(target), len(data), False
+        )
 
     def attachments(self, instance_id: str) -> list[Attachment]:
-        rows = self._all("SELECT * FROM attachments WHERE instance_id = ? ORDER BY item_id, checksum", instance_id)
-        return [Attachment(r["instance_id"], r["checksum"], r["item_id"], r["kind"], r["filename"], r["path"],
-                           r["size"], bool(r["uploaded"])) for r in rows]
+        rows = self._all(
+            "SELECT * FROM attachments WHERE instance_id = ? ORDER BY item_id, checksum",
+            instance_id,
+        )
+        return [
+            Attachment(
+                r["instance_id"],
+                r["checksum"],
+                r["item_id"],
+                r["kind"],
+                r["filename"],
+                r["path"],
+                r["size"],
+                bool(r["uploaded"]),
+            )
+            for r in rows
+        ]
 
     def mark_uploaded(self, instance_id: str, checksum: str) -> None:
         with self.tx() as db:
-            db.execute("UPDATE attachments SET uploaded = 1 WHERE instance_id = ? AND checksum = ?",
-                       (instance_id, checksum))
+            db.execute(
+                "UPDATE attachments SET uploaded = 1 WHERE instance_id = ? AND checksum = ?",
+                (instance_id, checksum),
+            )
 
     def copy_attachments(self, old_instance: str, new_instance: str) -> None:
         with self.tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO attachments (instance_id, checksum, item_id, kind, filename, path, size,"
                 " uploaded) SELECT ?, checksum, item_id, kind, filename, path, size, 0 FROM attachments"
-                " WHERE instance_id = ?", (new_instance, old_instance))
+                " WHERE instance_id = ?",
+                (new_instance, old_instance),
+            )
 
     # -- outbox -----------------------------------------------------------------------
     def finalize(self, task_id: int, body: dict[str, Any]) -> OutboxEntry:
@@ -337,21 +396,35 @@ class Store:
                 (body["instance_id"], task_id, _dumps(body), now_iso()),
             )
             db.execute("DELETE FROM drafts WHERE task_id = ?", (task_id,))
-            db.execute("INSERT INTO sync_log (at, instance_id, event, detail) VALUES (?, ?, 'finalized', ?)",
-                       (now_iso(), body["instance_id"], f"任务 {task_id}"))
+            db.execute(
+                "INSERT INTO sync_log (at, instance_id, event, detail) VALUES (?, ?, 'finalized', ?)",
+                (now_iso(), body["instance_id"], f"任务 {task_id}"),
+            )
         entry = self.outbox_entry(body["instance_id"])
         assert entry is not None
         return entry
 
     def _entry(self, r: sqlite3.Row) -> OutboxEntry:
-        return OutboxEntry(r["instance_id"], r["task_id"], json.loads(r["body"]), r["state"], r["submission_id"],
-                           r["attempts"], r["next_attempt_at"], r["last_error"],
-                           json.loads(r["error_items"]) if r["error_items"] else {}, r["created_at"], r["sent_at"])
+        return OutboxEntry(
+            r["instance_id"],
+            r["task_id"],
+            json.loads(r["body"]),
+            r["state"],
+            r["submission_id"],
+            r["attempts"],
+            r["next_attempt_at"],
+            r["last_error"],
+            json.loads(r["error_items"]) if r["error_items"] else {},
+            r["created_at"],
+            r["sent_at"],
+        )
 
     def outbox(self, *states: str) -> list[OutboxEntry]:
         if states:
             marks = ",".join("?" * len(states))
-            rows = self._all(f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY created_at, rowid", *states)
+            rows = self._all(
+                f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY created_at, rowid", *states
+            )
         else:
             rows = self._all("SELECT * FROM outbox ORDER BY created_at, rowid")
         return [self._entry(r) for r in rows]
@@ -361,12 +434,22 @@ class Store:
         return self._entry(row) if row else None
 
     def outbox_for_task(self, task_id: int) -> OutboxEntry | None:
-        row = self._one("SELECT * FROM outbox WHERE task_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                        task_id)
+        row = self._one(
+            "SELECT * FROM outbox WHERE task_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            task_id,
+        )
         return self._entry(row) if row else None
 
     def update_outbox(self, instance_id: str, **fields: Any) -> None:
-        allowed = {"state", "submission_id", "attempts", "next_attempt_at", "last_error", "error_items", "sent_at"}
+        allowed = {
+            "state",
+            "submission_id",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "error_items",
+            "sent_at",
+        }
         if not fields or set(fields) - allowed:
             raise ValueError(f"bad outbox fields {sorted(fields)}")
         if "state" in fields and fields["state"] not in OUTBOX_STATES:
@@ -375,13 +458,17 @@ class Store:
             fields["error_items"] = _dumps(fields["error_items"]) if fields["error_items"] else None
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.tx() as db:
-            db.execute(f"UPDATE outbox SET {sets} WHERE instance_id = ?", (*fields.values(), instance_id))
+            db.execute(
+                f"UPDATE outbox SET {sets} WHERE instance_id = ?", (*fields.values(), instance_id)
+            )
 
     def reopen(self, instance_id: str) -> Draft:
         """Turn a rejected submission back into a draft (a new instance id) to correct it."""
         entry = self.outbox_entry(instance_id)
         if entry is None or entry.state != "rejected":
-            raise ValueError("只有被退回的提交可以重新编辑 (only rejected submissions can be reopened)")
+            raise ValueError(
+                "只有被退回的提交可以重新编辑 (only rejected submissions can be reopened)"
+            )
         body = entry.body
         new_id = str(uuid.uuid4())
         stamp = now_iso()
@@ -389,12 +476,21 @@ class Store:
             db.execute(
                 "INSERT OR REPLACE INTO drafts (task_id, instance_id, form_code, form_version, answers, started_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (entry.task_id, new_id, body["form_code"], str(body["form_version"]), _dumps(body["answers"]),
-                 body.get("started_at") or stamp, stamp),
+                (
+                    entry.task_id,
+                    new_id,
+                    body["form_code"],
+                    str(body["form_version"]),
+                    _dumps(body["answers"]),
+                    body.get("started_at") or stamp,
+                    stamp,
+                ),
             )
             db.execute("DELETE FROM outbox WHERE instance_id = ?", (instance_id,))
-            db.execute("INSERT INTO sync_log (at, instance_id, event, detail) VALUES (?, ?, 'reopened', ?)",
-                       (stamp, instance_id, f"新编号 {new_id}"))
+            db.execute(
+                "INSERT INTO sync_log (at, instance_id, event, detail) VALUES (?, ?, 'reopened', ?)",
+                (stamp, instance_id, f"新编号 {new_id}"),
+            )
         self.copy_attachments(instance_id, new_id)
         draft = self.draft(entry.task_id)
         assert draft is not None
@@ -403,8 +499,12 @@ class Store:
     # -- sync log ---------------------------------------------------------------------
     def log(self, event: str, detail: str = "", instance_id: str | None = None) -> None:
         with self.tx() as db:
-            db.execute("INSERT INTO sync_log (at, instance_id, event, detail) VALUES (?, ?, ?, ?)",
-                       (now_iso(), instance_id, event, detail))
+            db.execute(
+                "INSERT INTO sync_log (at, instance_id, event, detail) VALUES (?, ?, ?, ?)",
+                (now_iso(), instance_id, event, detail),
+            )
 
     def sync_log(self, limit: int = 100) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._all("SELECT * FROM sync_log ORDER BY id DESC LIMIT ?", limit)]
+        return [
+            dict(r) for r in self._all("SELECT * FROM sync_log ORDER BY id DESC LIMIT ?", limit)
+        ]

@@ -50,9 +50,17 @@ class SyncReport:
 
 
 class SyncEngine:
-    def __init__(self, store: Store, client: ApiClient, *, base_delay: float = 5.0, max_delay: float = 1800.0,
-                 jitter: float = 0.2, clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        client: ApiClient,
+        *,
+        base_delay: float = 5.0,
+        max_delay: float = 1800.0,
+        jitter: float = 0.2,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
         self.store = store
         self.client = client
         self.base_delay = base_delay
@@ -101,34 +109,60 @@ class SyncEngine:
             reply = self.client.submit(entry.body)
             submission_id = int(reply.body["id"])
             missing = {c.lower() for c in reply.body.get("missing_attachments") or []}
-            self.store.update_outbox(entry.instance_id, state="uploading", submission_id=submission_id,
-                                     last_error=None, error_items=None)
-            self.store.log("submitted" if reply.status == 201 else "already_stored",
-                           f"HTTP {reply.status}，服务器编号 {submission_id}", entry.instance_id)
+            self.store.update_outbox(
+                entry.instance_id,
+                state="uploading",
+                submission_id=submission_id,
+                last_error=None,
+                error_items=None,
+            )
+            self.store.log(
+                "submitted" if reply.status == 201 else "already_stored",
+                f"HTTP {reply.status}，服务器编号 {submission_id}",
+                entry.instance_id,
+            )
         for att in self.store.attachments(entry.instance_id):
             if att.uploaded:
                 continue
             if missing is not None and att.checksum not in missing:
-                self.store.mark_uploaded(entry.instance_id, att.checksum)  # the server has it already
+                self.store.mark_uploaded(
+                    entry.instance_id, att.checksum
+                )  # the server has it already
                 continue
             if not Path(att.path).exists():
-                raise ApiError(f"附件文件丢失：{att.filename} (attachment file missing on the device)", status=410)
-            reply = self.client.upload_attachment(submission_id, att.path, att.checksum, att.filename)
+                raise ApiError(
+                    f"附件文件丢失：{att.filename} (attachment file missing on the device)",
+                    status=410,
+                )
+            reply = self.client.upload_attachment(
+                submission_id, att.path, att.checksum, att.filename
+            )
             self.store.mark_uploaded(entry.instance_id, att.checksum)
             self.store.log("attachment", f"{att.filename} HTTP {reply.status}", entry.instance_id)
-        self.store.update_outbox(entry.instance_id, state="sent", sent_at=now_iso(), last_error=None)
+        self.store.update_outbox(
+            entry.instance_id, state="sent", sent_at=now_iso(), last_error=None
+        )
         self.store.log("sent", f"任务 {entry.task_id} 已上传", entry.instance_id)
         return "sent"
 
     def _retry_later(self, entry: OutboxEntry, exc: ApiError) -> None:
         attempts = entry.attempts + 1
-        self.store.update_outbox(entry.instance_id, attempts=attempts,
-                                 next_attempt_at=self.clock() + self.delay(attempts), last_error=exc.message)
+        self.store.update_outbox(
+            entry.instance_id,
+            attempts=attempts,
+            next_attempt_at=self.clock() + self.delay(attempts),
+            last_error=exc.message,
+        )
         self.store.log("retry", f"第 {attempts} 次失败：{exc.message}", entry.instance_id)
 
     def _reject(self, entry: OutboxEntry, exc: ApiError) -> None:
-        self.store.update_outbox(entry.instance_id, state="rejected", attempts=entry.attempts + 1,
-                                 last_error=exc.message, error_items=exc.items)
+        self.store.update_outbox(
+            entry.instance_id,
+            state="rejected",
+            attempts=entry.attempts + 1,
+            last_error=exc.message,
+            error_items=exc.items,
+        )
         self.store.log("rejected", f"HTTP {exc.status}：{exc.message}", entry.instance_id)
 
     # -- download ---------------------------------------------------------------------
@@ -159,8 +193,11 @@ class SyncEngine:
         n = 0
         for summary in self.client.laws():
             cached = have.get(summary["id"])
-            if (cached and cached.get("version_date") == summary.get("version_date")
-                    and cached["articles"] == summary.get("articles")):
+            if (
+                cached
+                and cached.get("version_date") == summary.get("version_date")
+                and cached["articles"] == summary.get("articles")
+            ):
                 continue
             self.store.save_law(self.client.law(summary["id"]))
             n += 1

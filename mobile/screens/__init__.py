@@ -15,5 +15,11 @@ def screen_classes() -> dict[str, Any]:
     from mobile.screens.outbox import OutboxScreen
     from mobile.screens.tasks import TasksScreen
 
-    return {"login": LoginScreen, "tasks": TasksScreen, "entity": EntityScreen, "form": FormScreen,
-            "laws": LawsScreen, "outbox": OutboxScreen}
+    return {
+        "login": LoginScreen,
+        "tasks": TasksScreen,
+        "entity": EntityScreen,
+        "form": FormScreen,
+        "laws": LawsScreen,
+        "outbox": OutboxScreen,
+    }

@@ -36,7 +36,9 @@ class BaseScreen(Screen):
         assert self.manager is not None
         self.manager.get_screen(name).show(*args)
 
-    def in_background(self, work: Callable[[], Any], done: Callable[[Any, Exception | None], None]) -> None:
+    def in_background(
+        self, work: Callable[[], Any], done: Callable[[Any, Exception | None], None]
+    ) -> None:
         """Run network work off the UI thread; call ``done(result, error)`` back on it."""
 
         def run() -> None:

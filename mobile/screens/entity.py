@@ -30,7 +30,9 @@ def profile_sections(p: dict[str, Any]) -> list[tuple[str, list[str]]]:
     ] or ["无许可证记录"]
     credit = p.get("credit")
     if credit:
-        credit_lines = [f"信用分 [b]{credit['score']}[/b]　等级 [b]{credit['grade']}[/b]（{credit['as_of']}）"]
+        credit_lines = [
+            f"信用分 [b]{credit['score']}[/b]　等级 [b]{credit['grade']}[/b]（{credit['as_of']}）"
+        ]
         for r in credit.get("reasons") or []:
             if isinstance(r, dict):
                 credit_lines.append("· " + str(r.get("detail") or r.get("label") or r.get("code")))
@@ -40,17 +42,27 @@ def profile_sections(p: dict[str, Any]) -> list[tuple[str, list[str]]]:
         credit_lines = ["尚无信用评分"]
     warnings = []
     for w in p.get("open_warnings") or []:
-        reasons = "；".join(str(r.get("detail") or r.get("label")) for r in w.get("reasons") or []
-                           if isinstance(r, dict))
-        warnings.append(f"[color=c62828]{w.get('level_label')}[/color] {w.get('model_label')}（{w.get('issued_on')}，"
-                        f"得分 {w.get('score')}）" + (f"\n原因：{reasons}" if reasons else ""))
+        reasons = "；".join(
+            str(r.get("detail") or r.get("label"))
+            for r in w.get("reasons") or []
+            if isinstance(r, dict)
+        )
+        warnings.append(
+            f"[color=c62828]{w.get('level_label')}[/color] {w.get('model_label')}（{w.get('issued_on')}，"
+            f"得分 {w.get('score')}）" + (f"\n原因：{reasons}" if reasons else "")
+        )
     inspections = [
         f"{r['date']}　{'[color=c62828]发现问题[/color]' if r.get('problem_found') else '未发现问题'}"
         f"　{r.get('summary') or ''}"
         for r in p.get("inspections") or []
     ]
-    return [("基本信息", basic), ("许可证", licences), ("信用", credit_lines),
-            ("未办结预警", warnings or ["无"]), ("历次检查", inspections or ["无检查记录"])]
+    return [
+        ("基本信息", basic),
+        ("许可证", licences),
+        ("信用", credit_lines),
+        ("未办结预警", warnings or ["无"]),
+        ("历次检查", inspections or ["无检查记录"]),
+    ]
 
 
 class EntityScreen(BaseScreen):
@@ -63,7 +75,9 @@ class EntityScreen(BaseScreen):
             return
         for heading, lines in profile_sections(profile):
             card = Card()
-            card.add_widget(WrapLabel(text=f"[b]{heading}[/b]", font_size="16sp", color=(0.09, 0.29, 0.55, 1)))
+            card.add_widget(
+                WrapLabel(text=f"[b]{heading}[/b]", font_size="16sp", color=(0.09, 0.29, 0.55, 1))
+            )
             for line in lines:
                 card.add_widget(WrapLabel(text=line, font_size="14sp"))
             box.add_widget(card)

@@ -63,8 +63,9 @@ class FormScreen(BaseScreen):
             self.ids.list.clear_widgets()
             return
         entry = h.store.outbox_for_task(self.task_id)
-        self.read_only = (entry is not None and entry.state != "rejected") or self.task["state"] not in (
-            "assigned", "in_progress")
+        self.read_only = (entry is not None and entry.state != "rejected") or self.task[
+            "state"
+        ] not in ("assigned", "in_progress")
         if self.read_only:
             self.answers = dict(entry.body["answers"]) if entry else {}
             self.instance_id = entry.instance_id if entry else ""
@@ -99,9 +100,14 @@ class FormScreen(BaseScreen):
 
     def _card(self, number: int, item: dict[str, Any]) -> ItemCard:
         star = "[color=c62828]*[/color] " if item.get("required") else ""
-        problem = item.get("problem_if") is not None and formengine.is_problem(item, self.answers.get(item["id"]))
-        card = ItemCard(heading=f"{number}. {star}{escape_markup(item.get('label', item['id']))}",
-                        hint=item.get("hint") or "", accent=RED if problem else [])
+        problem = item.get("problem_if") is not None and formengine.is_problem(
+            item, self.answers.get(item["id"])
+        )
+        card = ItemCard(
+            heading=f"{number}. {star}{escape_markup(item.get('label', item['id']))}",
+            hint=item.get("hint") or "",
+            accent=RED if problem else [],
+        )
         for text, ref in self.handheld.legal_refs(item):
             if ref:
                 link = _factory("LinkButton", text=f"法律依据：{text}（点击查看条文）")
@@ -118,15 +124,27 @@ class FormScreen(BaseScreen):
             card.ids.input.disabled = True
         return card
 
-    def _toggles(self, card: ItemCard, item: dict[str, Any], options: list[tuple[Any, str]], value: Any,
-                 *, multi: bool = False) -> None:
+    def _toggles(
+        self,
+        card: ItemCard,
+        item: dict[str, Any],
+        options: list[tuple[Any, str]],
+        value: Any,
+        *,
+        multi: bool = False,
+    ) -> None:
         grid = GridLayout(cols=2 if len(options) <= 4 else 1, spacing=dp(6), size_hint_y=None)
         grid.bind(minimum_height=grid.setter("height"))
         group = None if multi else f"{self.instance_id}-{item['id']}"
         selected = set(value or []) if multi else {value}
         buttons = []
         for option, label in options:
-            b = _factory("ChoiceButton", text=label, group=group, state="down" if option in selected else "normal")
+            b = _factory(
+                "ChoiceButton",
+                text=label,
+                group=group,
+                state="down" if option in selected else "normal",
+            )
             b.option = option
             buttons.append(b)
             grid.add_widget(b)
@@ -143,27 +161,45 @@ class FormScreen(BaseScreen):
         self._toggles(card, item, [("yes", "是"), ("no", "否")], value)
 
     def _input_choice(self, card: ItemCard, item: dict[str, Any], value: Any) -> None:
-        self._toggles(card, item, [(c["value"], c["label"]) for c in item.get("choices") or []], value)
+        self._toggles(
+            card, item, [(c["value"], c["label"]) for c in item.get("choices") or []], value
+        )
 
     def _input_multi_choice(self, card: ItemCard, item: dict[str, Any], value: Any) -> None:
-        self._toggles(card, item, [(c["value"], c["label"]) for c in item.get("choices") or []], value, multi=True)
+        self._toggles(
+            card,
+            item,
+            [(c["value"], c["label"]) for c in item.get("choices") or []],
+            value,
+            multi=True,
+        )
 
     def _input_number(self, card: ItemCard, item: dict[str, Any], value: Any) -> None:
-        field = _factory("Field", text="" if value is None else str(value), input_filter="float",
-                         hint_text="请输入数字")
+        field = _factory(
+            "Field",
+            text="" if value is None else str(value),
+            input_filter="float",
+            hint_text="请输入数字",
+        )
         field.bind(text=lambda _f, text: self.set_answer(item, text, rerender=False))
         card.ids.input.add_widget(field)
 
     def _input_text(self, card: ItemCard, item: dict[str, Any], value: Any) -> None:
-        field = _factory("Field", text=value or "", multiline=True, height=dp(84), hint_text="请输入")
+        field = _factory(
+            "Field", text=value or "", multiline=True, height=dp(84), hint_text="请输入"
+        )
         field.bind(text=lambda _f, text: self.set_answer(item, text, rerender=False))
         card.ids.input.add_widget(field)
 
     def _input_location(self, card: ItemCard, item: dict[str, Any], value: Any) -> None:
         value = value or {}
         row = BoxLayout(size_hint_y=None, height=dp(42), spacing=dp(6))
-        lat = _factory("Field", text=str(value.get("lat", "")), hint_text="纬度", input_filter="float")
-        lon = _factory("Field", text=str(value.get("lon", "")), hint_text="经度", input_filter="float")
+        lat = _factory(
+            "Field", text=str(value.get("lat", "")), hint_text="纬度", input_filter="float"
+        )
+        lon = _factory(
+            "Field", text=str(value.get("lon", "")), hint_text="经度", input_filter="float"
+        )
         row.add_widget(lat)
         row.add_widget(lon)
 
@@ -189,7 +225,9 @@ class FormScreen(BaseScreen):
             row = BoxLayout(size_hint_y=None, height=dp(72), spacing=dp(6))
             for c in checksums:
                 if c in files:
-                    row.add_widget(Image(source=files[c], size_hint_x=None, width=dp(96), fit_mode="contain"))
+                    row.add_widget(
+                        Image(source=files[c], size_hint_x=None, width=dp(96), fit_mode="contain")
+                    )
             row.add_widget(WrapLabel(text=f"已添加 {len(checksums)} 张照片"))
             card.ids.input.add_widget(row)
         button = _factory("FlatButton", text="拍照 / 选择照片")
@@ -198,11 +236,21 @@ class FormScreen(BaseScreen):
 
     def _input_signature(self, card: ItemCard, item: dict[str, Any], value: Any) -> None:
         if value:
-            path = next((a.path for a in self.handheld.store.attachments(self.instance_id) if a.checksum == value),
-                        None)
+            path = next(
+                (
+                    a.path
+                    for a in self.handheld.store.attachments(self.instance_id)
+                    if a.checksum == value
+                ),
+                None,
+            )
             if path:
-                card.ids.input.add_widget(Image(source=path, size_hint_y=None, height=dp(110), fit_mode="contain"))
-            card.ids.input.add_widget(_factory("HintLabel", text="已签名（如需重签，请在下方重新书写并保存）"))
+                card.ids.input.add_widget(
+                    Image(source=path, size_hint_y=None, height=dp(110), fit_mode="contain")
+                )
+            card.ids.input.add_widget(
+                _factory("HintLabel", text="已签名（如需重签，请在下方重新书写并保存）")
+            )
         pad = SignaturePad()
         card.signature_pad = pad
         card.ids.input.add_widget(pad)
@@ -243,15 +291,21 @@ class FormScreen(BaseScreen):
         try:
             from plyer import camera
 
-            camera.take_picture(filename=str(target),
-                                on_complete=lambda path: Clock.schedule_once(lambda _dt: self.add_photo(item, path)))
+            camera.take_picture(
+                filename=str(target),
+                on_complete=lambda path: Clock.schedule_once(
+                    lambda _dt: self.add_photo(item, path)
+                ),
+            )
             return
         except (NotImplementedError, ImportError, AttributeError, OSError):
             pass  # no camera on this platform: choose a file instead
         self.choose_file(item)
 
     def choose_file(self, item: dict[str, Any]) -> Popup:
-        chooser = FileChooserListView(path=str(Path.home()), filters=["*.jpg", "*.jpeg", "*.png", "*.JPG", "*.PNG"])
+        chooser = FileChooserListView(
+            path=str(Path.home()), filters=["*.jpg", "*.jpeg", "*.png", "*.JPG", "*.PNG"]
+        )
         layout = BoxLayout(orientation="vertical", spacing=dp(6))
         layout.add_widget(chooser)
         row = BoxLayout(size_hint_y=None, height=dp(42), spacing=dp(6))
@@ -326,7 +380,9 @@ class FormScreen(BaseScreen):
         for item_id, card in self.cards.items():
             card.error = check.errors.get(item_id, "")
         if entry is None:
-            first = next((self.cards[i] for i in self._shown if i in check.errors and i in self.cards), None)
+            first = next(
+                (self.cards[i] for i in self._shown if i in check.errors and i in self.cards), None
+            )
             self.message = f"还有 {len(check.errors)} 项需要填写或更正"
             if first is not None:
                 self.ids.scroll.scroll_to(first)

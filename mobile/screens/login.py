@@ -40,5 +40,3 @@ class LoginScreen(BaseScreen):
         self.message = ""
         self.ids.password.text = ""
         self.go("tasks", True)
-
-

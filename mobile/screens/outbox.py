@@ -13,8 +13,12 @@ from mobile.screens.widgets import Card, WrapLabel
 
 load_kv(__file__)
 
-ACCENTS = {"pending": [0.93, 0.55, 0.1, 1], "uploading": [0.93, 0.55, 0.1, 1], "sent": [0.2, 0.6, 0.3, 1],
-           "rejected": [0.78, 0.16, 0.16, 1]}
+ACCENTS = {
+    "pending": [0.93, 0.55, 0.1, 1],
+    "uploading": [0.93, 0.55, 0.1, 1],
+    "sent": [0.2, 0.6, 0.3, 1],
+    "rejected": [0.78, 0.16, 0.16, 1],
+}
 
 
 def _factory(name: str, **kwargs: Any) -> Any:
@@ -35,12 +39,16 @@ class OutboxScreen(BaseScreen):
         self.pending = sum(r["state"] in ("pending", "uploading") for r in rows)
         counts = {k: sum(r["state"] == k for r in rows) for k in ("sent", "rejected")}
         if not self.busy:
-            self.status = f"待上传 {self.pending} · 已上传 {counts['sent']} · 被退回 {counts['rejected']}"
+            self.status = (
+                f"待上传 {self.pending} · 已上传 {counts['sent']} · 被退回 {counts['rejected']}"
+            )
         box = self.ids.list
         box.clear_widgets()
         for r in sorted(rows, key=lambda r: (r["state"] == "sent", r["created_at"]), reverse=False):
             card = Card(accent=ACCENTS[r["state"]])
-            card.add_widget(WrapLabel(text=f"[b]{escape_markup(r['entity'])}[/b]　{r['state_label']}"))
+            card.add_widget(
+                WrapLabel(text=f"[b]{escape_markup(r['entity'])}[/b]　{r['state_label']}")
+            )
             detail = f"任务 {r['task_id']} · 完成于 {r['created_at'][:16].replace('T', ' ')}"
             if r["sent_at"]:
                 detail += f" · 上传于 {r['sent_at'][:16].replace('T', ' ')}"
@@ -48,20 +56,38 @@ class OutboxScreen(BaseScreen):
                 detail += f" · 已尝试 {r['attempts']} 次"
             card.add_widget(_factory("HintLabel", text=detail))
             if r["error"] and r["state"] != "sent":
-                card.add_widget(_factory("ErrorLabel", text=("服务器退回：" if r["state"] == "rejected" else "上次失败：")
-                                         + escape_markup(r["error"])))
+                card.add_widget(
+                    _factory(
+                        "ErrorLabel",
+                        text=("服务器退回：" if r["state"] == "rejected" else "上次失败：")
+                        + escape_markup(r["error"]),
+                    )
+                )
                 for item_id, msg in (r["items"] or {}).items():
-                    card.add_widget(_factory("ErrorLabel", text=f"· {escape_markup(item_id)}：{escape_markup(msg)}"))
+                    card.add_widget(
+                        _factory(
+                            "ErrorLabel", text=f"· {escape_markup(item_id)}：{escape_markup(msg)}"
+                        )
+                    )
             if r["state"] == "rejected":
                 b = _factory("FlatButton", text="重新编辑后再提交")
-                b.bind(on_release=lambda _b, iid=r["instance_id"], tid=r["task_id"]: self.reopen(iid, tid))
+                b.bind(
+                    on_release=lambda _b, iid=r["instance_id"], tid=r["task_id"]: self.reopen(
+                        iid, tid
+                    )
+                )
                 card.add_widget(b)
             box.add_widget(card)
         log = Card()
         log.add_widget(WrapLabel(text="[b]同步日志[/b]"))
         for e in h.store.sync_log(15):
-            log.add_widget(_factory("HintLabel", text=f"{e['at'][5:16].replace('T', ' ')}  {LOG_EVENTS.get(e['event'], e['event'])}  "
-                                                      f"{escape_markup(e['detail'] or '')}"))
+            log.add_widget(
+                _factory(
+                    "HintLabel",
+                    text=f"{e['at'][5:16].replace('T', ' ')}  {LOG_EVENTS.get(e['event'], e['event'])}  "
+                    f"{escape_markup(e['detail'] or '')}",
+                )
+            )
         box.add_widget(log)
 
     def upload(self) -> None:

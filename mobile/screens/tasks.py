@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
 
 from mobile.core.controller import TaskView
 from mobile.screens.base import BaseScreen, load_kv
@@ -38,7 +44,11 @@ class TasksScreen(BaseScreen):
         self.pending = len(h.store.outbox("pending", "uploading"))
         last = h.store.setting("last_refresh")
         if not self.busy:
-            self.status = f"上次同步 {last[:16].replace('T', ' ')} (UTC)" if last else "尚未同步，请点“同步”下载任务"
+            self.status = (
+                f"上次同步 {last[:16].replace('T', ' ')} (UTC)"
+                if last
+                else "尚未同步，请点“同步”下载任务"
+            )
         self._fill()
         if sync:
             self.sync()
@@ -51,7 +61,9 @@ class TasksScreen(BaseScreen):
         box = self.ids.list
         box.clear_widgets()
         for view in self.views.get(self.tab, []):
-            accent = RED if view.task.get("warning") else (ORANGE if view.tab == "overdue" else GREEN)
+            accent = (
+                RED if view.task.get("warning") else (ORANGE if view.tab == "overdue" else GREEN)
+            )
             box.add_widget(TaskCard(view=view, screen=self, accent=accent))
         if not box.children:
             from mobile.screens.widgets import WrapLabel

@@ -55,7 +55,11 @@ class SignaturePad(Widget):
         return True
 
     def on_touch_move(self, touch):  # type: ignore[no-untyped-def]
-        if touch.grab_current is self and "signature_line" in touch.ud and self.collide_point(*touch.pos):
+        if (
+            touch.grab_current is self
+            and "signature_line" in touch.ud
+            and self.collide_point(*touch.pos)
+        ):
             touch.ud["signature_line"].points += [*touch.pos]
             return True
         return super().on_touch_move(touch)
@@ -70,8 +74,14 @@ class SignaturePad(Widget):
         """Add a stroke given in the pad's relative coordinates (0..1); used by tests and demos."""
         with self.canvas:
             Color(0.05, 0.05, 0.2, 1)
-            Line(points=[c for x, y in points for c in (self.x + x * self.width, self.y + y * self.height)],
-                 width=1.6)
+            Line(
+                points=[
+                    c
+                    for x, y in points
+                    for c in (self.x + x * self.width, self.y + y * self.height)
+                ],
+                width=1.6,
+            )
         self.strokes += 1
 
     def clear(self) -> None:

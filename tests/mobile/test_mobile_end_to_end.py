@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from factories import task
+from mobile_helpers import fill_valid
 from sqlalchemy import func, select
 
-from factories import task
 from mobile.core.controller import Handheld
-from mobile_helpers import fill_valid
 from server.extensions import db
 from server.inspections.models import Attachment, InspectionResult, Submission
 from server.reference.models import CheckItem
@@ -18,8 +18,9 @@ OFFLINE = "http://127.0.0.1:9"
 def test_inspection_offline_then_synced_exactly_once(live_server, reference, users, device_dir):
     inspector = db.session.get(Inspector, users["inspector"].inspector_id)
     t = task([inspector])
-    code = db.session.scalars(select(CheckItem.code).where(CheckItem.domain == "food_safety")
-                              .order_by(CheckItem.code)).first()
+    code = db.session.scalars(
+        select(CheckItem.code).where(CheckItem.domain == "food_safety").order_by(CheckItem.code)
+    ).first()
     t.check_items = [code]
     db.session.commit()
     task_id = t.id
@@ -27,21 +28,27 @@ def test_inspection_offline_then_synced_exactly_once(live_server, reference, use
     h = Handheld(device_dir, live_server)
     assert h.login("inspector", "password123")["username"] == "inspector"
     counts = h.sync_engine.refresh()
-    assert counts["tasks"] == 1 and counts["forms"] == 1 and counts["laws"] == len(reference.laws)
+    assert counts["tasks"] == 1
+    assert counts["forms"] == 1
+    assert counts["laws"] == len(reference.laws)
     views = h.task_views()
     row = views["today"][0]
-    assert row.id == task_id and row.uscc == t.entity.uscc and row.why.startswith("随机抽查")
+    assert row.id == task_id
+    assert row.uscc == t.entity.uscc
+    assert row.why.startswith("随机抽查")
     assert h.entity_profile(row.uscc)["name"] == t.entity.name
 
     # the field: no signal from here on
     h.client.base_url = OFFLINE
     h.client.timeout = (0.5, 0.5)
     _, form, items = h.form_for_task(task_id)
-    assert form["code"] == "catering" and items[-1]["id"] == f"ci_{code}"
+    assert form["code"] == "catering"
+    assert items[-1]["id"] == f"ci_{code}"
     cited = next(i for i in items if i.get("legal_refs"))
     ref = cited["legal_refs"][0]
     title, text = h.article_text(ref["law"], ref["article"])
-    assert title.endswith(f"》{text.split()[0]}") and text.startswith("第")
+    assert title.endswith(f"》{text.split()[0]}")
+    assert text.startswith("第")
     assert h.legal_refs(items[-1])[0][0].startswith(f"《{items[-1]['legal_refs'][0]['law']}》第")
 
     answers = fill_valid(h, task_id, problem=True)
@@ -62,9 +69,12 @@ def test_inspection_offline_then_synced_exactly_once(live_server, reference, use
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Submission)) == 1
     results = db.session.scalars(select(InspectionResult)).all()
-    assert len(results) == 1 and results[0].task_id == task_id and results[0].problem_found
+    assert len(results) == 1
+    assert results[0].task_id == task_id
+    assert results[0].problem_found
     assert f"ci_{code}" in results[0].failed_items
     assert db.session.get(Task, task_id).state == "submitted"
     attachments = db.session.scalars(select(Attachment)).all()
-    assert attachments and all(a.path for a in attachments)
+    assert attachments
+    assert all(a.path for a in attachments)
     assert h.task_views()["done"][0].status == "已上传"

@@ -13,19 +13,46 @@ from mobile.core import formengine
 from server.inspections import forms as server_forms
 
 ROOT = Path(__file__).resolve().parents[2]
-FORMS = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "data" / "forms").glob("*.json"))}
+FORMS = {
+    p.stem: json.loads(p.read_text(encoding="utf-8"))
+    for p in sorted((ROOT / "data" / "forms").glob("*.json"))
+}
 SUM = "a" * 64
 
 ITEMS = [
-    {"id": "ok", "type": "yes_no", "label": "许可证在有效期内", "required": True, "problem_if": "no",
-     "domain": "food_safety"},
-    {"id": "note", "type": "text", "label": "问题描述", "required": True,
-     "relevant": {"item": "ok", "equals": "no"}, "constraint": {"min_length": 4, "max_length": 20},
-     "constraint_message": "请用4至20字描述"},
-    {"id": "n", "type": "number", "label": "人数", "required": False, "constraint": {"min": 0, "max": 10}},
-    {"id": "kind", "type": "choice", "label": "结论", "required": True,
-     "choices": [{"value": "pass", "label": "合格"}, {"value": "fail", "label": "不合格"}], "problem_if": ["fail"],
-     "domain": "food_safety"},
+    {
+        "id": "ok",
+        "type": "yes_no",
+        "label": "许可证在有效期内",
+        "required": True,
+        "problem_if": "no",
+        "domain": "food_safety",
+    },
+    {
+        "id": "note",
+        "type": "text",
+        "label": "问题描述",
+        "required": True,
+        "relevant": {"item": "ok", "equals": "no"},
+        "constraint": {"min_length": 4, "max_length": 20},
+        "constraint_message": "请用4至20字描述",
+    },
+    {
+        "id": "n",
+        "type": "number",
+        "label": "人数",
+        "required": False,
+        "constraint": {"min": 0, "max": 10},
+    },
+    {
+        "id": "kind",
+        "type": "choice",
+        "label": "结论",
+        "required": True,
+        "choices": [{"value": "pass", "label": "合格"}, {"value": "fail", "label": "不合格"}],
+        "problem_if": ["fail"],
+        "domain": "food_safety",
+    },
     {"id": "sig", "type": "signature", "label": "签字", "required": True},
     {"id": "loc", "type": "location", "label": "位置", "required": False},
 ]
@@ -48,36 +75,57 @@ def test_irrelevant_answer_is_an_error_and_clean_answers_drops_it():
     cleaned = formengine.clean_answers(ITEMS, answers)
     assert "note" not in cleaned
     check = formengine.check_answers(ITEMS, cleaned, attachments)
-    assert check.ok and not check.problem_found and check.summary == "未发现问题"
+    assert check.ok
+    assert not check.problem_found
+    assert check.summary == "未发现问题"
 
 
 def test_clean_answers_cascades_through_chains_of_relevance():
     items = [
         {"id": "a", "type": "yes_no", "label": "a", "required": True},
-        {"id": "b", "type": "yes_no", "label": "b", "required": False, "relevant": {"item": "a", "equals": "no"}},
-        {"id": "c", "type": "text", "label": "c", "required": False, "relevant": {"item": "b", "equals": "no"}},
+        {
+            "id": "b",
+            "type": "yes_no",
+            "label": "b",
+            "required": False,
+            "relevant": {"item": "a", "equals": "no"},
+        },
+        {
+            "id": "c",
+            "type": "text",
+            "label": "c",
+            "required": False,
+            "relevant": {"item": "b", "equals": "no"},
+        },
     ]
-    assert formengine.clean_answers(items, {"a": "yes", "b": "no", "c": "x", "zzz": 1}) == {"a": "yes"}
+    assert formengine.clean_answers(items, {"a": "yes", "b": "no", "c": "x", "zzz": 1}) == {
+        "a": "yes"
+    }
 
 
 def test_problem_detection_domains_and_summary():
     answers = {"ok": "no", "note": "许可证已过期", "kind": "fail", "sig": SUM}
-    check = formengine.check_answers(ITEMS, answers, [{"item_id": "sig", "kind": "signature", "checksum": SUM}])
+    check = formengine.check_answers(
+        ITEMS, answers, [{"item_id": "sig", "kind": "signature", "checksum": SUM}]
+    )
     assert check.ok
-    assert check.problem_found and check.failed_items == ["ok", "kind"]
+    assert check.problem_found
+    assert check.failed_items == ["ok", "kind"]
     assert check.problem_domains == ["food_safety"]
     assert check.summary == "发现问题：许可证在有效期内；结论"
 
 
 def test_undeclared_attachment_and_bad_location():
-    check = formengine.check_answers(ITEMS, {"ok": "yes", "kind": "pass", "sig": SUM, "loc": {"lat": 91, "lon": 0}},
-                                     [])
+    check = formengine.check_answers(
+        ITEMS, {"ok": "yes", "kind": "pass", "sig": SUM, "loc": {"lat": 91, "lon": 0}}, []
+    )
     assert check.errors["sig"].startswith("附件未在 attachments 中声明")
     assert check.errors["loc"] == "经纬度超出范围 (lat/lon out of range)"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("12", 12), ("3.5", 3.5), (" ", None), ("abc", "abc"),
-                                               ("nan", "nan")])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("12", 12), ("3.5", 3.5), (" ", None), ("abc", "abc"), ("nan", "nan")]
+)
 def test_coerce_numbers_typed_as_text(raw, expected):
     assert formengine.coerce({"type": "number"}, raw) == expected
 
@@ -85,24 +133,50 @@ def test_coerce_numbers_typed_as_text(raw, expected):
 def test_item_error_is_live_feedback_for_one_item():
     assert formengine.item_error(ITEMS[2], {"n": 3}) is None
     assert formengine.item_error(ITEMS[2], {"n": "x"}) == "请输入数字 (a number is required)"
-    assert formengine.item_error(ITEMS[4], {"sig": SUM}) is None  # declared set unknown while typing
+    assert (
+        formengine.item_error(ITEMS[4], {"sig": SUM}) is None
+    )  # declared set unknown while typing
 
 
 def test_check_item_questions_are_built_like_the_server():
-    cis = [{"code": "FOOD-01", "item": "食品经营许可", "domain": "food_safety", "legal_basis": "《食品安全法》第三十五条",
-            "law": "食品安全法", "article": 35},
-           {"code": "GEN-02", "item": "公示信息", "domain": None, "legal_basis": None, "law": None, "article": None}]
+    cis = [
+        {
+            "code": "FOOD-01",
+            "item": "食品经营许可",
+            "domain": "food_safety",
+            "legal_basis": "《食品安全法》第三十五条",
+            "law": "食品安全法",
+            "article": 35,
+        },
+        {
+            "code": "GEN-02",
+            "item": "公示信息",
+            "domain": None,
+            "legal_basis": None,
+            "law": None,
+            "article": None,
+        },
+    ]
     assert formengine.check_item_questions(cis) == server_forms.check_item_questions(cis)
     task = {"check_items": cis}
     items = formengine.items_for_task(FORMS["catering"], task)
     assert [i["id"] for i in items[-2:]] == ["ci_FOOD-01", "ci_GEN-02"]
-    assert formengine.items_for_task(FORMS["catering"], {"check_items": []}) == FORMS["catering"]["items"]
+    assert (
+        formengine.items_for_task(FORMS["catering"], {"check_items": []})
+        == FORMS["catering"]["items"]
+    )
 
 
 def _answer_strategy(item):
     choices = [c["value"] for c in item.get("choices") or []] or ["x"]
-    anything = st.one_of(st.none(), st.just(""), st.integers(-5, 6000), st.floats(allow_nan=True),
-                         st.text(max_size=8), st.booleans())
+    anything = st.one_of(
+        st.none(),
+        st.just(""),
+        st.integers(-5, 6000),
+        st.floats(allow_nan=True),
+        st.text(max_size=8),
+        st.booleans(),
+    )
     by_type = {
         "yes_no": st.sampled_from(["yes", "no", "maybe"]),
         "choice": st.sampled_from([*choices, "other"]),
@@ -111,7 +185,9 @@ def _answer_strategy(item):
         "text": st.text(alphabet="检查发现问题abc", max_size=12),
         "photo": st.one_of(st.just(SUM), st.lists(st.sampled_from([SUM, "b" * 64]), max_size=2)),
         "signature": st.sampled_from([SUM, "b" * 64]),
-        "location": st.fixed_dictionaries({"lat": st.floats(-100, 100), "lon": st.floats(-200, 200)}),
+        "location": st.fixed_dictionaries(
+            {"lat": st.floats(-100, 100), "lon": st.floats(-200, 200)}
+        ),
     }
     return st.one_of(by_type.get(item["type"], anything), anything)
 
@@ -125,7 +201,11 @@ def form_and_answers(draw):
             answers[item["id"]] = draw(_answer_strategy(item))
     if draw(st.booleans()):
         answers = formengine.clean_answers(form["items"], answers)
-    attachments = [{"item_id": form["items"][0]["id"], "kind": "photo", "checksum": SUM}] if draw(st.booleans()) else []
+    attachments = (
+        [{"item_id": form["items"][0]["id"], "kind": "photo", "checksum": SUM}]
+        if draw(st.booleans())
+        else []
+    )
     return form["items"], answers, attachments
 
 
@@ -136,8 +216,19 @@ def test_parity_with_the_server_validator_on_the_shipped_forms(case):
     mine = formengine.check_answers(items, answers, attachments)
     theirs = server_forms.check_answers(items, answers, attachments)
     assert mine.errors == theirs.errors
-    assert (mine.problem_found, mine.failed_items, mine.problem_domains, mine.checked_domains, mine.summary) == (
-        theirs.problem_found, theirs.failed_items, theirs.problem_domains, theirs.checked_domains, theirs.summary)
+    assert (
+        mine.problem_found,
+        mine.failed_items,
+        mine.problem_domains,
+        mine.checked_domains,
+        mine.summary,
+    ) == (
+        theirs.problem_found,
+        theirs.failed_items,
+        theirs.problem_domains,
+        theirs.checked_domains,
+        theirs.summary,
+    )
 
 
 def test_mobile_core_never_imports_kivy_or_server():

@@ -92,7 +92,9 @@ def screenshot(window, name: str):
 def labels(widget, contains: str):
     from kivy.uix.label import Label
 
-    return [w for w in widget.walk(restrict=True) if isinstance(w, Label) and contains in (w.text or "")]
+    return [
+        w for w in widget.walk(restrict=True) if isinstance(w, Label) and contains in (w.text or "")
+    ]
 
 
 def region(window, widget):
@@ -150,7 +152,9 @@ def is_tofu(cell: tuple[str, ...]) -> bool:
         return False
     border = cell[0] + cell[-1] + "".join(r[0] + r[-1] for r in cell)
     inside = "".join(r[2:-2] for r in cell[2:-2])
-    return border.count("#") / len(border) > 0.8 and (not inside or inside.count("#") / len(inside) < 0.1)
+    return border.count("#") / len(border) > 0.8 and (
+        not inside or inside.count("#") / len(inside) < 0.1
+    )
 
 
 def cjk_rendered(image, box, min_cells: int = 3) -> bool:
@@ -173,10 +177,23 @@ def test_the_detector_flags_a_latin_only_font(kivy_window):
 
     roboto = Path(kivy.__file__).parent / "data" / "fonts" / "Roboto-Regular.ttf"
     text = "双随市场监管移动执法"
-    good = Label(text=text, font_size="24sp", color=(0, 0, 0, 1), size_hint=(None, None), size=(400, 60),
-                 pos=(20, 300))
-    bad = Label(text=text, font_name=str(roboto), font_size="24sp", color=(0, 0, 0, 1),
-                size_hint=(None, None), size=(400, 60), pos=(20, 200))
+    good = Label(
+        text=text,
+        font_size="24sp",
+        color=(0, 0, 0, 1),
+        size_hint=(None, None),
+        size=(400, 60),
+        pos=(20, 300),
+    )
+    bad = Label(
+        text=text,
+        font_name=str(roboto),
+        font_size="24sp",
+        color=(0, 0, 0, 1),
+        size_hint=(None, None),
+        size=(400, 60),
+        pos=(20, 200),
+    )
     for w in (good, bad):
         kivy_window.add_widget(w)
     try:
@@ -196,8 +213,9 @@ def test_login_screen(kivy_window, app):
     screen = app.root.get_screen("login")
     assert_chinese(kivy_window, image, labels(screen, "市场监管移动执法")[0])
     assert_chinese(kivy_window, image, labels(screen, "离线可用")[0])
-    app.handheld.store.set_setting("user", {"username": "inspector", "display_name": "王执法",
-                                            "roles": ["inspector"]})
+    app.handheld.store.set_setting(
+        "user", {"username": "inspector", "display_name": "王执法", "roles": ["inspector"]}
+    )
 
 
 def test_task_list(kivy_window, app):
@@ -228,7 +246,11 @@ def test_form_with_a_legal_reference_open(kivy_window, app):
     screen.show(101)
     items = screen.items
     assert items[-1]["id"] == "ci_SCJG-FOOD-03"  # the task's check item is appended
-    cited = next(i for i in items if i["type"] == "yes_no" and (i.get("legal_refs") or [{}])[0].get("law") == "食品安全法")
+    cited = next(
+        i
+        for i in items
+        if i["type"] == "yes_no" and (i.get("legal_refs") or [{}])[0].get("law") == "食品安全法"
+    )
     screen.set_answer(cited, "no")  # a problem: its description and photo items appear
     frames()
     assert app.handheld.store.draft(101).answers[cited["id"]] == "no"  # saved at once
@@ -285,3 +307,42 @@ def test_outbox_after_finishing_offline(kivy_window, app):
     image = screenshot(kivy_window, "outbox")
     assert app.handheld.store.outbox_entry(entry.instance_id).state == "pending"
     assert_chinese(kivy_window, image, labels(screen, "知味观")[0])
+
+
+def test_signature_pad_photo_chooser_and_manual_location(kivy_window, app, tmp_path, monkeypatch):
+    from PIL import Image
+
+    screen = app.root.get_screen("form")
+    screen.show(103)
+    signature = next(i for i in screen.items if i["type"] == "signature")
+    pad = screen.cards[signature["id"]].signature_pad
+    screen.save_signature(signature, pad)
+    assert screen.message == "请先在签名框内签名"
+    pad.draw([(0.1, 0.3), (0.3, 0.7), (0.5, 0.35), (0.8, 0.6)])
+    screen.save_signature(signature, pad)
+    checksum = app.handheld.store.draft(103).answers[signature["id"]]
+    saved = next(a for a in app.handheld.store.attachments(screen.instance_id) if a.checksum == checksum)
+    assert Image.open(saved.path).format == "PNG"
+
+    # no camera on this platform: the photo button falls back to a file chooser
+    photo = next(i for i in screen.items if i["type"] == "photo")
+    picture = tmp_path / "site.png"
+    Image.new("RGB", (32, 24), (200, 80, 40)).save(picture)
+    opened = []
+    monkeypatch.setattr(screen, "choose_file", lambda item: opened.append(item))
+    screen.take_photo(photo)
+    assert opened == [photo]
+    monkeypatch.undo()
+    chooser = screen.choose_file(photo)
+    frames()
+    chooser.dismiss()
+    screen.add_photo(photo, str(picture))
+    frames()
+    assert len(app.handheld.store.draft(103).answers[photo["id"]]) == 1
+
+    # no GPS either: manual latitude and longitude
+    location = next(i for i in screen.items if i["type"] == "location")
+    screen.locate(location, None, None)
+    assert screen.message == "本设备无法自动定位，请手工输入经纬度"
+    screen.set_answer(location, {"lat": 30.25, "lon": 120.16}, rerender=False)
+    assert app.handheld.store.draft(103).answers[location["id"]] == {"lat": 30.25, "lon": 120.16}

@@ -14,8 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def body(task_id: int = 7, **answers):
-    return {"instance_id": str(uuid.uuid4()), "task_id": task_id, "form_code": "catering", "form_version": "1",
-            "answers": answers or {"ok": "yes"}, "attachments": []}
+    return {
+        "instance_id": str(uuid.uuid4()),
+        "task_id": task_id,
+        "form_code": "catering",
+        "form_version": "1",
+        "answers": answers or {"ok": "yes"},
+        "attachments": [],
+    }
 
 
 def test_each_answer_is_on_disk_before_the_next(tmp_path):
@@ -31,7 +37,9 @@ def test_each_answer_is_on_disk_before_the_next(tmp_path):
     restored = again.draft(7)
     assert restored.instance_id == draft.instance_id
     assert restored.answers == {"ok": "no", "n": 3}
-    assert again.open_draft(7, "catering", "1").instance_id == draft.instance_id  # same instance on reopen
+    assert (
+        again.open_draft(7, "catering", "1").instance_id == draft.instance_id
+    )  # same instance on reopen
 
 
 def test_finalize_moves_the_draft_to_the_outbox_atomically(tmp_path):
@@ -39,7 +47,8 @@ def test_finalize_moves_the_draft_to_the_outbox_atomically(tmp_path):
     draft = store.open_draft(7, "catering", "1")
     entry = store.finalize(7, body(instance_id=None) | {"instance_id": draft.instance_id})
     assert store.draft(7) is None
-    assert entry.state == "pending" and entry.attempts == 0
+    assert entry.state == "pending"
+    assert entry.attempts == 0
     with pytest.raises(Exception, match="UNIQUE"):
         store.finalize(7, entry.body)  # the same instance cannot be queued twice
     assert [e.instance_id for e in store.outbox("pending")] == [draft.instance_id]
@@ -57,7 +66,8 @@ def test_attachments_are_content_addressed(tmp_path):
     store = Store(tmp_path)
     a = store.add_attachment("i1", "photo", "photo", b"same bytes", "a.jpg")
     b = store.add_attachment("i1", "photo", "photo", b"same bytes", "b.jpg")
-    assert a.checksum == b.checksum and len(store.attachments("i1")) == 1
+    assert a.checksum == b.checksum
+    assert len(store.attachments("i1")) == 1
     assert Path(a.path).read_bytes() == b"same bytes"
     store.mark_uploaded("i1", a.checksum)
     assert store.attachments("i1")[0].uploaded
@@ -70,10 +80,13 @@ def test_reopen_a_rejected_submission_gets_a_new_instance_id(tmp_path):
     store.add_attachment(b["instance_id"], "sig", "signature", b"png")
     with pytest.raises(ValueError, match="退回"):
         store.reopen(b["instance_id"])
-    store.update_outbox(b["instance_id"], state="rejected", last_error="x", error_items={"note": "必填"})
+    store.update_outbox(
+        b["instance_id"], state="rejected", last_error="x", error_items={"note": "必填"}
+    )
     assert store.outbox_entry(b["instance_id"]).error_items == {"note": "必填"}
     draft = store.reopen(b["instance_id"])
-    assert draft.instance_id != b["instance_id"] and draft.answers == {"ok": "no"}
+    assert draft.instance_id != b["instance_id"]
+    assert draft.answers == {"ok": "no"}
     assert store.outbox() == []
     assert len(store.attachments(draft.instance_id)) == 1
 
@@ -93,24 +106,37 @@ def library(tmp_path_factory):
 
     store = Store(tmp_path_factory.mktemp("laws"))
     for law in load_laws(ROOT / "data" / "laws"):
-        store.save_law({"id": law.short_title, "title": law.title, "version_date": str(law.version_date),
-                        "articles": [{"number": a.number, "label": a.label, "chapter": a.chapter, "text": a.text}
-                                     for a in law.articles]})
+        store.save_law(
+            {
+                "id": law.short_title,
+                "title": law.title,
+                "version_date": str(law.version_date),
+                "articles": [
+                    {"number": a.number, "label": a.label, "chapter": a.chapter, "text": a.text}
+                    for a in law.articles
+                ],
+            }
+        )
     return LawLibrary(store)
 
 
 def test_law_library_lists_laws_and_articles(library):
     laws = {law["id"]: law for law in library.laws()}
-    assert len(laws) >= 20 and laws["食品安全法"]["articles"] > 100
+    assert len(laws) >= 20
+    assert laws["食品安全法"]["articles"] > 100
     art = library.article("食品安全法", 35)
-    assert art["label"] == "第三十五条" and "许可" in art["text"]
+    assert art["label"] == "第三十五条"
+    assert "许可" in art["text"]
     assert library.title("食品安全法") == "中华人民共和国食品安全法"
 
 
 def test_law_search_by_words_and_article_numbers(library):
     hits = library.search("食品经营许可")
-    assert hits and all("食品经营许可" in library.article(h.law, h.number)["text"] for h in hits)
-    assert [(h.law, h.number) for h in library.search("食品安全法 第三十五条")] == [("食品安全法", 35)]
+    assert hits
+    assert all("食品经营许可" in library.article(h.law, h.number)["text"] for h in hits)
+    assert [(h.law, h.number) for h in library.search("食品安全法 第三十五条")] == [
+        ("食品安全法", 35)
+    ]
     assert [(h.law, h.number) for h in library.search("食品安全法 35")] == [("食品安全法", 35)]
     assert library.search("特种设备 检验", law_id="特种设备安全法")
     assert all(h.law == "特种设备安全法" for h in library.search("检验", law_id="特种设备安全法"))
@@ -118,7 +144,8 @@ def test_law_search_by_words_and_article_numbers(library):
     assert "食品经营许可" in hits[0].snippet
 
 
-@pytest.mark.parametrize(("term", "n"), [("35", 35), ("第35条", 35), ("第一百零五条", 105), ("三", None),
-                                         ("许可", None)])
+@pytest.mark.parametrize(
+    ("term", "n"), [("35", 35), ("第35条", 35), ("第一百零五条", 105), ("三", None), ("许可", None)]
+)
 def test_article_number_terms(term, n):
     assert article_number(term) == n

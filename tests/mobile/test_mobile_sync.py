@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import random
 
-
 import pytest
 import requests
+from factories import task
+from mobile_helpers import fill_valid
 from sqlalchemy import func, select
 
-from mobile_helpers import fill_valid
-from factories import task
 from mobile.core.api import ApiClient
 from mobile.core.controller import Handheld
 from mobile.core.store import Store
@@ -56,8 +55,10 @@ def count(model) -> int:
 
 @pytest.fixture
 def my_task(users):
-    both = [db.session.get(Inspector, users["inspector"].inspector_id),
-            db.session.get(Inspector, users["inspector2"].inspector_id)]
+    both = [
+        db.session.get(Inspector, users["inspector"].inspector_id),
+        db.session.get(Inspector, users["inspector2"].inspector_id),
+    ]
     return task(both)
 
 
@@ -77,15 +78,31 @@ def finished(h, task_id, **kw):
 
 def test_unreachable_server_keeps_the_submission_pending_with_backoff(tmp_path):
     store = Store(tmp_path)
-    store.finalize(1, {"instance_id": "0123456789", "task_id": 1, "form_code": "x", "form_version": "1",
-                       "answers": {}})
+    store.finalize(
+        1,
+        {
+            "instance_id": "0123456789",
+            "task_id": 1,
+            "form_code": "x",
+            "form_version": "1",
+            "answers": {},
+        },
+    )
     clock = [1000.0]
-    engine = SyncEngine(store, ApiClient("http://127.0.0.1:9", timeout=(0.5, 0.5)), base_delay=10, jitter=0,
-                        clock=lambda: clock[0])
+    engine = SyncEngine(
+        store,
+        ApiClient("http://127.0.0.1:9", timeout=(0.5, 0.5)),
+        base_delay=10,
+        jitter=0,
+        clock=lambda: clock[0],
+    )
     report = engine.upload()
-    assert report.pending == ["0123456789"] and not report.sent
+    assert report.pending == ["0123456789"]
+    assert not report.sent
     entry = store.outbox_entry("0123456789")
-    assert entry.state == "pending" and entry.attempts == 1 and entry.next_attempt_at == 1010.0
+    assert entry.state == "pending"
+    assert entry.attempts == 1
+    assert entry.next_attempt_at == 1010.0
     assert "无法连接服务器" in entry.last_error
     assert engine.upload().skipped == ["0123456789"]  # still backing off
     clock[0] = 1011.0
@@ -97,7 +114,8 @@ def test_unreachable_server_keeps_the_submission_pending_with_backoff(tmp_path):
 def test_backoff_has_jitter_within_bounds():
     engine = SyncEngine(None, None, base_delay=10, jitter=0.2, rng=random.Random(1))
     delays = [engine.delay(3) for _ in range(50)]
-    assert all(32 <= d <= 48 for d in delays) and len(set(delays)) > 1
+    assert all(32 <= d <= 48 for d in delays)
+    assert len(set(delays)) > 1
 
 
 def test_server_dies_after_committing_the_submission(live_server, my_task, device_dir):
@@ -113,7 +131,8 @@ def test_server_dies_after_committing_the_submission(live_server, my_task, devic
     second = h.sync_engine.upload(force=True)
     assert second.sent == [entry.instance_id]
     assert h.store.outbox_entry(entry.instance_id).state == "sent"
-    assert count(Submission) == 1 and count(InspectionResult) == 1
+    assert count(Submission) == 1
+    assert count(InspectionResult) == 1
     assert [s for _, u, s in flaky.calls if u.endswith("/submissions")] == [201, 200]
     db.session.expire_all()
     assert all(a.path for a in db.session.scalars(select(Attachment)))
@@ -129,7 +148,8 @@ def test_server_dies_after_storing_an_attachment(live_server, my_task, device_di
     assert h.sync_engine.upload(force=True).sent == [entry.instance_id]
     uploads = [s for m, u, s in flaky.calls if u.endswith("/attachments")]
     assert uploads[:2] == [201, 200]  # the retry of the lost answer is recognised
-    assert count(Submission) == 1 and count(InspectionResult) == 1
+    assert count(Submission) == 1
+    assert count(InspectionResult) == 1
     db.session.expire_all()
     assert all(a.path for a in db.session.scalars(select(Attachment)))
 
@@ -141,11 +161,14 @@ def test_duplicate_upload_is_acknowledged_and_writes_nothing(live_server, my_tas
     # e.g. the device restored from a backup taken before the upload
     h.store.update_outbox(entry.instance_id, state="pending", submission_id=None, sent_at=None)
     assert h.sync_engine.upload().sent == [entry.instance_id]
-    assert count(Submission) == 1 and count(InspectionResult) == 1
+    assert count(Submission) == 1
+    assert count(InspectionResult) == 1
     assert h.store.sync_log()[1]["event"] == "already_stored"
 
 
-def test_409_different_body_under_the_same_instance_id_is_rejected(live_server, my_task, device_dir, tmp_path):
+def test_409_different_body_under_the_same_instance_id_is_rejected(
+    live_server, my_task, device_dir, tmp_path
+):
     h = device(live_server, device_dir)
     entry = finished(h, my_task.id)
     h.sync_engine.upload()
@@ -156,7 +179,8 @@ def test_409_different_body_under_the_same_instance_id_is_rejected(live_server, 
     report = other.sync_engine.upload()
     assert report.rejected == [entry.instance_id]
     rejected = other.store.outbox_entry(entry.instance_id)
-    assert rejected.state == "rejected" and "instance_id" in rejected.last_error
+    assert rejected.state == "rejected"
+    assert "instance_id" in rejected.last_error
     assert count(Submission) == 1
 
 
@@ -189,9 +213,11 @@ def test_422_keeps_item_messages_and_can_be_corrected(live_server, my_task, devi
     draft = h.store.reopen(entry.instance_id)
     assert h.answer(my_task.id, "conclusion", "pass") is None
     fixed, check = h.finalize(my_task.id)
-    assert check.ok and fixed.instance_id == draft.instance_id
+    assert check.ok
+    assert fixed.instance_id == draft.instance_id
     assert h.sync_engine.upload().sent == [fixed.instance_id]
-    assert count(Submission) == 1 and count(InspectionResult) == 1
+    assert count(Submission) == 1
+    assert count(InspectionResult) == 1
 
 
 def test_server_error_and_revoked_token_keep_it_pending(live_server, my_task, device_dir):
@@ -203,7 +229,8 @@ def test_server_error_and_revoked_token_keep_it_pending(live_server, my_task, de
     flaky.status_override = None
     h.client.token = "revoked-or-expired"
     report = h.sync_engine.upload(force=True)
-    assert report.auth_required and report.pending == [entry.instance_id]
+    assert report.auth_required
+    assert report.pending == [entry.instance_id]
     assert h.store.outbox_entry(entry.instance_id).state == "pending"
     h.login("inspector", "password123")
     assert h.sync_engine.upload(force=True).sent == [entry.instance_id]
