@@ -208,7 +208,7 @@ class Handheld:
         return out
 
     def entity_profile(self, uscc: str) -> dict[str, Any] | None:
-        """The cached profile; fetched (and cached) when online and missing."""
+        """Return the cached profile; fetched (and cached) when online and missing."""
         profile = self.store.entity(uscc)
         if profile is None:
             try:
@@ -222,7 +222,7 @@ class Handheld:
     def form_for_task(
         self, task_id: int
     ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-        """(task, form, items) where items = form items + the task's check-item questions."""
+        """Return (task, form, items) where items = form items + the task's check-item questions."""
         task = self.store.task(task_id)
         if task is None:
             raise KeyError(f"任务 {task_id} 不在本机")
@@ -270,7 +270,7 @@ class Handheld:
     def build_submission(
         self, task_id: int, *, completed_at: str | None = None
     ) -> tuple[dict[str, Any], formengine.FormCheck]:
-        """The body to POST, and the engine's verdict on it (errors block finalisation)."""
+        """Build the body to POST, and the engine's verdict on it (errors block finalisation)."""
         task, form, items = self.form_for_task(task_id)
         draft = self.open_draft(task_id)
         answers = formengine.clean_answers(items, draft.answers)
@@ -322,7 +322,7 @@ class Handheld:
         return self.store.finalize(task_id, body), check
 
     def legal_refs(self, item: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        """(display text, ref) for each legal reference of an item."""
+        """Return (display text, ref) for each legal reference of an item."""
         out = []
         for ref in item.get("legal_refs") or []:
             art = self.laws.article(ref["law"], ref["article"])
@@ -332,7 +332,7 @@ class Handheld:
         return out
 
     def article_text(self, law_id: str, number: int) -> tuple[str, str]:
-        """(title, full text) of an article, from the library or, if missing, the server."""
+        """Return (title, full text) of an article, from the library or, if missing, the server."""
         art = self.laws.article(law_id, number)
         if art is None:
             try:

@@ -122,7 +122,7 @@ def _value_error(item: dict[str, Any], value: Any, declared: set[str] | None) ->
 def item_error(
     item: dict[str, Any], answers: dict[str, Any], declared: set[str] | None = None
 ) -> str | None:
-    """The message the server would give for this one item, or None (for live feedback).
+    """Return the message the server would give for this one item, or None (for live feedback).
 
     ``declared`` is the set of attachment checksums; ``None`` skips that check (while
     typing, the device knows its own attachments are declared at finalisation).
@@ -235,7 +235,7 @@ def check_item_questions(check_items: list[dict[str, Any]]) -> list[dict[str, An
 
 
 def items_for_task(form: dict[str, Any], task: dict[str, Any]) -> list[dict[str, Any]]:
-    """The business type's form followed by one question per check item of the task.
+    """Return the business type's form followed by one question per check item of the task.
 
     Same list as the server's ``form_items_for_task``: the task's ``check_items`` (from
     ``GET /tasks``) carry the fields ``check_item_questions`` needs.
@@ -252,7 +252,7 @@ def relevant_items(items: list[dict[str, Any]], answers: dict[str, Any]) -> list
 
 
 def clean_answers(items: list[dict[str, Any]], answers: dict[str, Any]) -> dict[str, Any]:
-    """Answers to submit: known, non-empty, relevant items only.
+    """Return the answers to submit: known, non-empty, relevant items only.
 
     A draft may still hold the answer to an item that a later change made irrelevant
     (ODK keeps it too, in case the inspector changes back); the server refuses such

@@ -213,7 +213,7 @@ class Store:
         return json.loads(row["data"]) if row else None
 
     def save_law(self, law: dict[str, Any]) -> None:
-        """A whole law as ``GET /laws/<id>`` returns it (every article)."""
+        """Store a whole law as ``GET /laws/<id>`` returns it (every article)."""
         with self.tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO laws (id, title, version_date, fetched_at) VALUES (?, ?, ?, ?)",
@@ -234,10 +234,6 @@ class Store:
             "FROM laws l LEFT JOIN articles a ON a.law = l.id GROUP BY l.id ORDER BY l.id"
         )
         return [dict(r) for r in rows]
-
-    def law_fetched_at(self, law_id: str) -> str | None:
-        row = self._one("SELECT fetched_at FROM laws WHERE id = ?", law_id)
-        return row["fetched_at"] if row else None
 
     def articles(self, law_id: str | None = None) -> list[dict[str, Any]]:
         if law_id is None:
@@ -267,15 +263,8 @@ class Store:
     def draft(self, task_id: int) -> Draft | None:
         return self._draft(self._one("SELECT * FROM drafts WHERE task_id = ?", task_id))
 
-    def drafts(self) -> list[Draft]:
-        return [
-            d
-            for r in self._all("SELECT * FROM drafts ORDER BY updated_at DESC")
-            if (d := self._draft(r))
-        ]
-
     def open_draft(self, task_id: int, form_code: str, form_version: str) -> Draft:
-        """The task's draft, created with a fresh instance id the first time."""
+        """Return the task's draft, created with a fresh instance id the first time."""
         with self.tx() as db:
             row = db.execute("SELECT * FROM drafts WHERE task_id = ?", (task_id,)).fetchone()
             if row is None:

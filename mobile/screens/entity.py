@@ -13,7 +13,7 @@ _STATUS = {"valid": "有效", "expired": "已过期", "revoked": "已吊销", "s
 
 
 def profile_sections(p: dict[str, Any]) -> list[tuple[str, list[str]]]:
-    """The profile as (heading, lines) in the inspector's words."""
+    """Return the profile as (heading, lines) in the inspector's words."""
     basic = [
         f"[b]{p['name']}[/b]",
         f"统一社会信用代码：{p['uscc']}",
