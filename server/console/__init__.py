@@ -3,9 +3,9 @@
 ``views`` holds the blueprint; importing the page modules attaches their routes to it.
 """
 
-from server.console import views  # noqa: F401  (the blueprint first)
 from server.console import (  # noqa: F401,E402
     common,
+    views,  # noqa: F401  (the blueprint first)
     views_analytics,
     views_public,
     views_rounds,

@@ -22,113 +22,215 @@ def pct(x: float | None) -> float | None:
     return None if x is None else round(100.0 * float(x), 2)
 
 
+def _x_named(option: dict[str, Any]) -> dict[str, Any]:
+    """Room under the plot for an x-axis name centred below the axis labels."""
+    option["grid"] = {**option["grid"], "bottom": 40}
+    return option
+
+
 def _base(title: str, subtitle: str | None = None) -> dict[str, Any]:
     return {
         "_percent": True,
         "color": PALETTE,
         "textStyle": {"fontFamily": FONT},
-        "title": {"text": title, "subtext": subtitle or "", "left": 8, "top": 4,
-                  "textStyle": {"fontSize": 15, "fontWeight": 600}},
+        "title": {
+            "text": title,
+            "subtext": subtitle or "",
+            "left": 8,
+            "top": 4,
+            "textStyle": {"fontSize": 15, "fontWeight": 600},
+        },
         "tooltip": {"trigger": "axis"},
-        "grid": {"left": 56, "right": 24, "top": 64, "bottom": 48, "containLabel": True},
+        "grid": {"left": 24, "right": 24, "top": 92, "bottom": 16, "containLabel": True},
         "animation": False,
     }
 
 
-def rate_bars(rows: Sequence[dict[str, Any]], title: str, *, subtitle: str | None = None,
-              colours: dict[str, str] | None = None, baseline: float | None = None,
-              baseline_label: str = "随机抽查") -> dict[str, Any]:
+def rate_bars(
+    rows: Sequence[dict[str, Any]],
+    title: str,
+    *,
+    subtitle: str | None = None,
+    colours: dict[str, str] | None = None,
+    baseline: float | None = None,
+    baseline_label: str = "随机抽查",
+) -> dict[str, Any]:
     """Hit rate per category as bars with their 95 % Wilson interval as whiskers."""
-    labels = [str(r["label"]) for r in rows]
+    # The rate is written under each category: a label on the bar would sit under the whisker.
+    labels = [
+        f"{r['label']}\n{pct(r['hit_rate']) if r['hit_rate'] is not None else '—'}%" for r in rows
+    ]
     bars = []
     for r in rows:
-        item: dict[str, Any] = {"value": pct(r["hit_rate"]), "n": r["inspections"], "k": r["problems"]}
+        item: dict[str, Any] = {
+            "value": pct(r["hit_rate"]),
+            "n": r["inspections"],
+            "k": r["problems"],
+        }
         colour = (colours or {}).get(str(r["key"]))
         if colour:
             item["itemStyle"] = {"color": colour}
         bars.append(item)
     option = _base(title, subtitle)
-    option.update({
-        "legend": {"top": 30, "right": 12, "data": ["命中率", "95% 置信区间"]},
-        "xAxis": {"type": "category", "data": labels,
-                  "axisLabel": {"interval": 0, "rotate": 30 if len(labels) > 6 else 0}},
-        "yAxis": {"type": "value", "name": "命中率 %", "axisLabel": {"formatter": "{value}%"}},
-        "series": [
-            {"name": "命中率", "type": "bar", "data": bars, "barMaxWidth": 48,
-             "label": {"show": len(labels) <= 12, "position": "insideTop", "color": "#fff",
-                       "formatter": "{c}%"}},
-            {"name": "95% 置信区间", "type": "errorbar",
-             "data": [[i, pct(r["ci95"][0]), pct(r["ci95"][1])] for i, r in enumerate(rows)]},
-        ],
-    })
+    option.update(
+        {
+            "legend": {"top": 8, "right": 12, "data": ["命中率", "95% 置信区间"]},
+            "xAxis": {
+                "type": "category",
+                "data": labels,
+                "axisLabel": {
+                    "interval": 0,
+                    "rotate": 30 if len(labels) > 6 else 0,
+                    "lineHeight": 16,
+                },
+            },
+            "yAxis": {"type": "value", "name": "命中率 %", "axisLabel": {"formatter": "{value}%"}},
+            "series": [
+                {"name": "命中率", "type": "bar", "data": bars, "barMaxWidth": 48},
+                {
+                    "name": "95% 置信区间",
+                    "type": "errorbar",
+                    "data": [[i, pct(r["ci95"][0]), pct(r["ci95"][1])] for i, r in enumerate(rows)],
+                },
+            ],
+        }
+    )
     if baseline is not None:
         option["series"][0]["markLine"] = {
-            "symbol": "none", "lineStyle": {"type": "dashed", "color": "#4a5568"},
-            "label": {"formatter": f"{baseline_label} {pct(baseline)}%", "position": "insideEndTop"},
+            "symbol": "none",
+            "lineStyle": {"type": "dashed", "color": "#4a5568"},
+            "label": {
+                "formatter": f"{baseline_label}\n{pct(baseline)}%",
+                "position": "end",
+                "color": "#4a5568",
+            },
             "data": [{"yAxis": pct(baseline)}],
         }
+        option["grid"]["right"] = 72
     return option
 
 
-def rates_over_periods(series: dict[str, Sequence[dict[str, Any]]], names: dict[str, str],
-                       title: str) -> dict[str, Any]:
+def rates_over_periods(
+    series: dict[str, Sequence[dict[str, Any]]], names: dict[str, str], title: str
+) -> dict[str, Any]:
     """One line per channel: hit rate per period."""
     periods = sorted({str(r["key"]) for rows in series.values() for r in rows})
     option = _base(title, "各期命中率，按检查渠道")
-    option.update({
-        "legend": {"top": 30, "right": 12},
-        "xAxis": {"type": "category", "data": periods, "boundaryGap": False},
-        "yAxis": {"type": "value", "name": "命中率 %", "axisLabel": {"formatter": "{value}%"}},
-        "series": [
-            {"name": names.get(c, c), "type": "line", "smooth": False, "symbolSize": 8, "connectNulls": True,
-             "lineStyle": {"width": 3}, "itemStyle": {"color": CHANNEL_COLOURS.get(c)},
-             "data": [pct(by_key[p]["hit_rate"]) if p in by_key else None for p in periods]}
-            for c, rows in series.items()
-            for by_key in [{str(r["key"]): r for r in rows}]
-            if rows
-        ],
-    })
+    option.update(
+        {
+            "legend": {"top": 8, "right": 12},
+            "xAxis": {"type": "category", "data": periods, "boundaryGap": False},
+            "yAxis": {"type": "value", "name": "命中率 %", "axisLabel": {"formatter": "{value}%"}},
+            "series": [
+                {
+                    "name": names.get(c, c),
+                    "type": "line",
+                    "smooth": False,
+                    "symbolSize": 8,
+                    "connectNulls": True,
+                    "lineStyle": {"width": 3},
+                    "itemStyle": {"color": CHANNEL_COLOURS.get(c)},
+                    "data": [pct(by_key[p]["hit_rate"]) if p in by_key else None for p in periods],
+                }
+                for c, rows in series.items()
+                for by_key in [{str(r["key"]): r for r in rows}]
+                if rows
+            ],
+        }
+    )
     return option
 
 
 def lift_chart(points: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
     option = _base(title, "按分值从高到低检查前 x% 的主体，命中率是总体的多少倍")
     option["_percent"] = False
-    option.update({
-        "legend": {"top": 30, "right": 12},
-        "xAxis": {"type": "category", "name": "检查比例", "data": [f"{round(p['share'] * 100)}%" for p in points],
-                  "boundaryGap": False},
-        "yAxis": {"type": "value", "name": "提升度 (lift)", "min": 0},
-        "series": [
-            {"name": "模型", "type": "line", "symbolSize": 8, "lineStyle": {"width": 3},
-             "areaStyle": {"opacity": 0.08},
-             "data": [None if p["lift"] is None else round(p["lift"], 3) for p in points]},
-            {"name": "随机 (=1)", "type": "line", "symbol": "none",
-             "lineStyle": {"type": "dashed", "color": "#718096"}, "itemStyle": {"color": "#718096"},
-             "data": [1] * len(points)},
-        ],
-    })
-    return option
+    option.update(
+        {
+            "legend": {"top": 8, "right": 12},
+            "xAxis": {
+                "type": "category",
+                "nameLocation": "middle",
+                "nameGap": 30,
+                "name": "检查比例",
+                "data": [f"{round(p['share'] * 100)}%" for p in points],
+                "boundaryGap": False,
+            },
+            "yAxis": {"type": "value", "name": "提升度 (lift)", "min": 0},
+            "series": [
+                {
+                    "name": "模型",
+                    "type": "line",
+                    "symbolSize": 8,
+                    "lineStyle": {"width": 3},
+                    "areaStyle": {"opacity": 0.08},
+                    "data": [None if p["lift"] is None else round(p["lift"], 3) for p in points],
+                },
+                {
+                    "name": "随机 (=1)",
+                    "type": "line",
+                    "symbol": "none",
+                    "lineStyle": {"type": "dashed", "color": "#718096"},
+                    "itemStyle": {"color": "#718096"},
+                    "data": [1] * len(points),
+                },
+            ],
+        }
+    )
+    return _x_named(option)
 
 
 def calibration_chart(bins: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
     option = _base(title, "各分值段的实际命中率（含 95% 区间），虚线为完美校准")
     option["tooltip"] = {"trigger": "item"}
-    option.update({
-        "legend": {"top": 30, "right": 12},
-        "xAxis": {"type": "value", "name": "平均分值 %", "min": 0, "max": 100, "axisLabel": {"formatter": "{value}%"}},
-        "yAxis": {"type": "value", "name": "实际命中率 %", "min": 0, "max": 100, "axisLabel": {"formatter": "{value}%"}},
-        "series": [
-            {"name": "完美校准", "type": "line", "symbol": "none", "data": [[0, 0], [100, 100]],
-             "lineStyle": {"type": "dashed", "color": "#718096"}, "itemStyle": {"color": "#718096"}},
-            {"name": "95% 置信区间", "type": "errorbar", "itemStyle": {"color": "#b42318"},
-             "data": [[pct(b["mean_score"]), pct(b["ci95"][0]), pct(b["ci95"][1])] for b in bins]},
-            {"name": "实际命中率", "type": "scatter", "itemStyle": {"color": "#b42318"},
-             "symbolSize": 12,
-             "data": [[pct(b["mean_score"]), pct(b["hit_rate"]), b["inspections"]] for b in bins]},
-        ],
-    })
-    return option
+    option.update(
+        {
+            "legend": {"top": 8, "right": 12},
+            "xAxis": {
+                "type": "value",
+                "nameLocation": "middle",
+                "nameGap": 30,
+                "name": "平均分值 %",
+                "min": 0,
+                "max": 100,
+                "axisLabel": {"formatter": "{value}%"},
+            },
+            "yAxis": {
+                "type": "value",
+                "name": "实际命中率 %",
+                "min": 0,
+                "max": 100,
+                "axisLabel": {"formatter": "{value}%"},
+            },
+            "series": [
+                {
+                    "name": "完美校准",
+                    "type": "line",
+                    "symbol": "none",
+                    "data": [[0, 0], [100, 100]],
+                    "lineStyle": {"type": "dashed", "color": "#718096"},
+                    "itemStyle": {"color": "#718096"},
+                },
+                {
+                    "name": "95% 置信区间",
+                    "type": "errorbar",
+                    "itemStyle": {"color": "#b42318"},
+                    "data": [
+                        [pct(b["mean_score"]), pct(b["ci95"][0]), pct(b["ci95"][1])] for b in bins
+                    ],
+                },
+                {
+                    "name": "实际命中率",
+                    "type": "scatter",
+                    "itemStyle": {"color": "#b42318"},
+                    "symbolSize": 12,
+                    "data": [
+                        [pct(b["mean_score"]), pct(b["hit_rate"]), b["inspections"]] for b in bins
+                    ],
+                },
+            ],
+        }
+    )
+    return _x_named(option)
 
 
 def precision_over_versions(rows: Iterable[dict[str, Any]], title: str) -> dict[str, Any]:
@@ -139,63 +241,134 @@ def precision_over_versions(rows: Iterable[dict[str, Any]], title: str) -> dict[
             by_model.setdefault(r["model_label"], []).append(r)
     option = _base(title, "每个版本自首次发出预警起的精确率（发现问题 ÷ 已核查）")
     option["tooltip"] = {"trigger": "item"}
-    option.update({
-        "legend": {"top": 30, "right": 12, "type": "scroll", "left": 260},
-        "xAxis": {"type": "time", "name": "版本启用"},
-        "yAxis": {"type": "value", "name": "精确率 %", "min": 0, "axisLabel": {"formatter": "{value}%"}},
-        "series": [
-            {"name": label, "type": "line", "symbolSize": 9,
-             "data": [[r["first_issued_on"].isoformat(), pct(r["precision"]), r["model_version"]] for r in items]}
-            for label, items in by_model.items()
-        ],
-    })
-    return option
+    option.update(
+        {
+            "legend": {"top": 8, "right": 12, "width": "55%", "type": "scroll"},
+            "xAxis": {"type": "time", "nameLocation": "middle", "nameGap": 30, "name": "版本启用"},
+            "yAxis": {
+                "type": "value",
+                "name": "精确率 %",
+                "min": 0,
+                "axisLabel": {"formatter": "{value}%"},
+            },
+            "series": [
+                {
+                    "name": label,
+                    "type": "line",
+                    "symbolSize": 9,
+                    "data": [
+                        [r["first_issued_on"].isoformat(), pct(r["precision"]), r["model_version"]]
+                        for r in items
+                    ],
+                }
+                for label, items in by_model.items()
+            ],
+        }
+    )
+    return _x_named(option)
 
 
 def grade_chart(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
     option = _base(title, "市场主体按信用风险分类")
     option["_percent"] = False
-    option.update({
-        "xAxis": {"type": "category", "data": [r["label"] for r in rows]},
-        "yAxis": {"type": "value", "name": "主体数"},
-        "series": [{"name": "主体数", "type": "bar", "barMaxWidth": 64,
+    option.update(
+        {
+            "xAxis": {"type": "category", "data": [r["label"] for r in rows]},
+            "yAxis": {"type": "value", "name": "主体数"},
+            "series": [
+                {
+                    "name": "主体数",
+                    "type": "bar",
+                    "barMaxWidth": 64,
                     "label": {"show": True, "position": "top"},
-                    "data": [{"value": r["entities"], "itemStyle": {"color": GRADE_COLOURS.get(r["grade"])}}
-                             for r in rows]}],
-    })
+                    "data": [
+                        {
+                            "value": r["entities"],
+                            "itemStyle": {"color": GRADE_COLOURS.get(r["grade"])},
+                        }
+                        for r in rows
+                    ],
+                }
+            ],
+        }
+    )
     return option
 
 
 def ht_chart(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
     rows = [r for r in rows if r["ht_rate"] is not None]
     option = _base(title, "Horvitz–Thompson 估计（含 95% 区间）与样本命中率")
-    option.update({
-        "legend": {"top": 30, "right": 12},
-        "xAxis": {"type": "category", "data": [r["round"] for r in rows],
-                  "axisLabel": {"interval": 0, "rotate": 20 if len(rows) > 4 else 0}},
-        "yAxis": {"type": "value", "name": "违法率 %", "min": 0, "axisLabel": {"formatter": "{value}%"}},
-        "series": [
-            {"name": "HT 估计", "type": "bar", "barMaxWidth": 40, "data": [pct(r["ht_rate"]) for r in rows]},
-            {"name": "95% 置信区间", "type": "errorbar",
-             "data": [[i, pct(r["ci95"][0]), pct(r["ci95"][1])] for i, r in enumerate(rows)]},
-            {"name": "样本命中率（未加权）", "type": "scatter", "symbol": "diamond", "symbolSize": 12,
-             "itemStyle": {"color": "#2d3748"}, "data": [pct(r["naive_rate"]) for r in rows]},
-        ],
-    })
+    option.update(
+        {
+            "legend": {"top": 8, "right": 12},
+            "xAxis": {
+                "type": "category",
+                "data": [r["round"] for r in rows],
+                "axisLabel": {"interval": 0, "rotate": 20 if len(rows) > 4 else 0},
+            },
+            "yAxis": {
+                "type": "value",
+                "name": "违法率 %",
+                "min": 0,
+                "axisLabel": {"formatter": "{value}%"},
+            },
+            "series": [
+                {
+                    "name": "HT 估计",
+                    "type": "bar",
+                    "barMaxWidth": 40,
+                    "data": [pct(r["ht_rate"]) for r in rows],
+                },
+                {
+                    "name": "95% 置信区间",
+                    "type": "errorbar",
+                    "data": [[i, pct(r["ci95"][0]), pct(r["ci95"][1])] for i, r in enumerate(rows)],
+                },
+                {
+                    "name": "样本命中率（未加权）",
+                    "type": "scatter",
+                    "symbol": "diamond",
+                    "symbolSize": 12,
+                    "itemStyle": {"color": "#2d3748"},
+                    "data": [pct(r["naive_rate"]) for r in rows],
+                },
+            ],
+        }
+    )
     return option
 
 
-def workload_chart(rows: Sequence[dict[str, Any]], title: str, cap: int | None = None) -> dict[str, Any]:
+def workload_chart(
+    rows: Sequence[dict[str, Any]], title: str, cap: int | None = None
+) -> dict[str, Any]:
     option = _base(title, "每名执法人员的在办任务数")
     option["_percent"] = False
-    option.update({
-        "grid": {"left": 16, "right": 24, "top": 64, "bottom": 24, "containLabel": True},
-        "xAxis": {"type": "value", "name": "在办任务"},
-        "yAxis": {"type": "category", "data": [r["name"] for r in rows], "inverse": True},
-        "series": [{"name": "在办任务", "type": "bar", "barMaxWidth": 18, "data": [r["open_tasks"] for r in rows],
-                    **({"markLine": {"symbol": "none", "data": [{"xAxis": cap}],
-                                     "label": {"formatter": f"上限 {cap}"}}} if cap else {})}],
-    })
+    option.update(
+        {
+            "grid": {"left": 16, "right": 24, "top": 72, "bottom": 40, "containLabel": True},
+            "xAxis": {"type": "value", "nameLocation": "middle", "nameGap": 30, "name": "在办任务"},
+            "yAxis": {"type": "category", "data": [r["name"] for r in rows], "inverse": True},
+            "series": [
+                {
+                    "name": "在办任务",
+                    "type": "bar",
+                    "barMaxWidth": 18,
+                    "data": [r["open_tasks"] for r in rows],
+                    **(
+                        {
+                            "markLine": {
+                                "symbol": "none",
+                                "data": [{"xAxis": cap}],
+                                "label": {"formatter": f"上限 {cap}"},
+                            }
+                        }
+                        if cap
+                        else {}
+                    ),
+                }
+            ],
+        }
+    )
     return option
 
 
@@ -203,10 +376,21 @@ def progress_chart(counts: dict[str, int], labels: dict[str, str], title: str) -
     option = _base(title, None)
     option["_percent"] = False
     option["tooltip"] = {"trigger": "item"}
-    option.update({
-        "legend": {"bottom": 0},
-        "series": [{"name": "任务", "type": "pie", "radius": ["40%", "68%"], "center": ["50%", "52%"],
+    option.update(
+        {
+            "legend": {"bottom": 0},
+            "series": [
+                {
+                    "name": "任务",
+                    "type": "pie",
+                    "radius": ["40%", "68%"],
+                    "center": ["50%", "52%"],
                     "label": {"formatter": "{b}\n{c}"},
-                    "data": [{"name": labels.get(k, k), "value": v} for k, v in counts.items() if v]}],
-    })
+                    "data": [
+                        {"name": labels.get(k, k), "value": v} for k, v in counts.items() if v
+                    ],
+                }
+            ],
+        }
+    )
     return option

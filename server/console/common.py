@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import abort, current_app, request
 
-from server.auth.decorators import OFFICE, roles_required
+from server.auth.decorators import OFFICE, public, roles_required
 from server.console.exports import FORMATS, export
 from server.console.views import bp
 from server.errors import Invalid
@@ -78,14 +78,19 @@ def period_filters() -> dict[str, Any]:
 
 
 def query_args(filters: Mapping[str, Any], **extra: Any) -> dict[str, str]:
-    """Filters (non-empty) as strings for ``url_for`` links (exports, API)."""
-    out = {k: (v.isoformat() if isinstance(v, dt.date) else str(v))
-           for k, v in {**filters, **extra}.items() if v not in (None, "")}
+    """Return the filters (non-empty) as strings for ``url_for`` links (exports, API)."""
+    out = {
+        k: (v.isoformat() if isinstance(v, dt.date) else str(v))
+        for k, v in {**filters, **extra}.items()
+        if v not in (None, "")
+    }
     return out
 
 
 #: name → (roles, producer(args) -> (rows, columns))
-TABLES: dict[str, tuple[Sequence[str], Callable[[Mapping[str, str]], tuple[list[dict[str, Any]], list[str]]]]] = {}
+TABLES: dict[
+    str, tuple[Sequence[str], Callable[[Mapping[str, str]], tuple[list[dict[str, Any]], list[str]]]]
+] = {}
 
 
 def table(name: str, roles: Sequence[str] = OFFICE) -> Callable[[Any], Any]:
@@ -111,5 +116,13 @@ def export_table(name: str, fmt: str) -> Any:
     if user is None or not user.has_role(*roles):
         raise Forbidden(f"当前用户无权导出 {name}")
     rows, columns = producer(request.args)
-    suffix = "-".join(v for k, v in sorted(request.args.items()) if k in ("by", "model", "round") and v)
+    suffix = "-".join(
+        v for k, v in sorted(request.args.items()) if k in ("by", "model", "round") and v
+    )
     return export(rows, columns, f"{name}-{suffix}" if suffix else name, fmt)
+
+
+@bp.get("/favicon.ico")
+@public
+def favicon() -> Any:
+    return current_app.send_static_file("img/favicon.svg")

@@ -59,5 +59,8 @@ def export(rows: Sequence[dict[str, Any]], columns: Sequence[str], name: str, fm
     writer.writerow(columns)
     for r in table:
         writer.writerow([_cell(r[c]) for c in columns])
-    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={name}.csv"},
+    )

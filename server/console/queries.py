@@ -33,36 +33,60 @@ GRADES = ("A", "B", "C", "D")
 def grade_distribution(session: Session) -> list[dict[str, Any]]:
     """Entities per credit grade (with the share of the graded population)."""
     counts: dict[str, int] = {}
-    for grade, n in session.execute(select(Entity.credit_grade, func.count()).group_by(Entity.credit_grade)):
+    for grade, n in session.execute(
+        select(Entity.credit_grade, func.count()).group_by(Entity.credit_grade)
+    ):
         counts[grade or "?"] = counts.get(grade or "?", 0) + int(n)
     total = sum(counts.values())
     keys = [*GRADES, *(["?"] if counts.get("?") else [])]
-    return [{"grade": g, "label": "未评级" if g == "?" else f"{g} 类", "entities": int(counts.get(g, 0)),
-             "share": (counts.get(g, 0) / total) if total else None} for g in keys]
+    return [
+        {
+            "grade": g,
+            "label": "未评级" if g == "?" else f"{g} 类",
+            "entities": int(counts.get(g, 0)),
+            "share": (counts.get(g, 0) / total) if total else None,
+        }
+        for g in keys
+    ]
 
 
 def precision_by_version(session: Session) -> list[dict[str, Any]]:
-    """:func:`server.risk.services.model_precision` by version, with when each version
-    first raised a warning (its place on the time axis) and a Wilson interval."""
+    """Precision of each model version, with its Wilson interval and first warning date.
+
+    Wraps :func:`server.risk.services.model_precision`; the date a version first raised a
+    warning is its place on the time axis.
+    """
     first = {
-        (m, v): d for m, v, d in session.execute(
+        (m, v): d
+        for m, v, d in session.execute(
             select(Warning.model, Warning.model_version, func.min(Warning.issued_on))
-            .where(Warning.state != "merged").group_by(Warning.model, Warning.model_version)
+            .where(Warning.state != "merged")
+            .group_by(Warning.model, Warning.model_version)
         ).all()
     }
     out = []
     for row in model_precision(session, by_version=True):
         lo, hi = wilson(row["problems"], row["inspected"])
         since = first.get((row["model"], row["model_version"]))
-        out.append({**row, "model_label": model_label(row["model"]), "first_issued_on": since,
-                    "ci95": [lo, hi]})
+        out.append(
+            {
+                **row,
+                "model_label": model_label(row["model"]),
+                "first_issued_on": since,
+                "ci95": [lo, hi],
+            }
+        )
     out.sort(key=lambda r: (r["model"], r["first_issued_on"] or dt.date.min, r["model_version"]))
     return out
 
 
-def scored_outcomes(session: Session, models: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per model: recorded outcomes of the inspections that checked its domain, each with
-    the entity's latest stored score of that model on or before the inspection day.
+def scored_outcomes(
+    session: Session, models: Sequence[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Pair recorded outcomes with the scores the models had given before them.
+
+    Per model: the inspections that checked its domain, each with the entity's latest
+    stored score of that model on or before the inspection day.
 
     Returns ``{model: (scores, y)}``; ``y`` is 1 where the inspection found a problem in
     the model's domain. Results and scores are read once for all models.
@@ -73,22 +97,30 @@ def scored_outcomes(session: Session, models: Sequence[str]) -> dict[str, tuple[
     empty = (np.zeros(0), np.zeros(0))
     out = {m: empty for m in models}
     results = session.execute(
-        select(InspectionResult.entity_id, InspectionResult.inspected_on, InspectionResult.problem_domains,
-               InspectionResult.checked_domains)
+        select(
+            InspectionResult.entity_id,
+            InspectionResult.inspected_on,
+            InspectionResult.problem_domains,
+            InspectionResult.checked_domains,
+        )
     ).all()
     if not results or not models:
         return out
     cols = [risk_scores.c[f"s_{m}"] for m in models]
     inspected_ids = select(InspectionResult.entity_id).distinct().scalar_subquery()
     scores = session.execute(
-        select(risk_scores.c.entity_id, risk_scores.c.as_of, *cols).where(risk_scores.c.entity_id.in_(inspected_ids))
+        select(risk_scores.c.entity_id, risk_scores.c.as_of, *cols).where(
+            risk_scores.c.entity_id.in_(inspected_ids)
+        )
     ).all()
     if not scores:
         return out
     epoch = dt.date(2000, 1, 1)
     s_ids = np.array([r[0] for r in scores], dtype=np.int64)
     s_keys = s_ids * 100_000 + np.array([(r[1] - epoch).days for r in scores], dtype=np.int64)
-    s_val = np.array([[np.nan if v is None else v for v in r[2:]] for r in scores], dtype=np.float64)
+    s_val = np.array(
+        [[np.nan if v is None else v for v in r[2:]] for r in scores], dtype=np.float64
+    )
     order = np.argsort(s_keys, kind="stable")
     s_keys, s_ids, s_val = s_keys[order], s_ids[order], s_val[order]
     r_ids = np.array([r[0] for r in results], dtype=np.int64)
@@ -127,9 +159,16 @@ def lift_curve(scores: np.ndarray, y: np.ndarray, points: int = 10) -> list[dict
         k = max(1, math.ceil(n * i / points))
         hits = float(cum[k - 1])
         rate = hits / k
-        out.append({"share": i / points, "inspections": k, "problems": int(hits), "hit_rate": rate,
-                    "lift": (rate / base) if base else None,
-                    "captured": (hits / float(cum[-1])) if cum[-1] else None})
+        out.append(
+            {
+                "share": i / points,
+                "inspections": k,
+                "problems": int(hits),
+                "hit_rate": rate,
+                "lift": (rate / base) if base else None,
+                "captured": (hits / float(cum[-1])) if cum[-1] else None,
+            }
+        )
     return out
 
 
@@ -143,21 +182,36 @@ def calibration(scores: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[
         sel = band == b
         n, k = int(sel.sum()), int(y[sel].sum())
         lo, hi = wilson(k, n)
-        out.append({"band": f"{b / bins:.1f}–{(b + 1) / bins:.1f}", "mean_score": float(scores[sel].mean()),
-                    "inspections": n, "problems": k, "hit_rate": k / n, "ci95": [lo, hi]})
+        out.append(
+            {
+                "band": f"{b / bins:.1f}–{(b + 1) / bins:.1f}",
+                "mean_score": float(scores[sel].mean()),
+                "inspections": n,
+                "problems": k,
+                "hit_rate": k / n,
+                "ci95": [lo, hi],
+            }
+        )
     return out
 
 
 def model_evaluations(session: Session, models: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Hit rate, AUC, Brier score, lift curve and calibration of each model's scores
-    against the recorded outcomes."""
+    """Evaluate each model's stored scores against the recorded outcomes.
+
+    Hit rate, AUC, Brier score, lift curve and calibration per model.
+    """
     out = {}
     for model, (scores, y) in scored_outcomes(session, models).items():
         out[model] = {
-            "model": model, "model_label": model_label(model), "inspections": len(y), "problems": int(y.sum()),
-            "hit_rate": float(y.mean()) if len(y) else None, "auc": auc(scores, y),
+            "model": model,
+            "model_label": model_label(model),
+            "inspections": len(y),
+            "problems": int(y.sum()),
+            "hit_rate": float(y.mean()) if len(y) else None,
+            "auc": auc(scores, y),
             "brier": float(np.mean((scores - y) ** 2)) if len(y) else None,
-            "lift": lift_curve(scores, y), "calibration": calibration(scores, y),
+            "lift": lift_curve(scores, y),
+            "calibration": calibration(scores, y),
         }
         top = out[model]["lift"]
         out[model]["top_decile_lift"] = top[0]["lift"] if top else None
@@ -180,17 +234,31 @@ def ht_estimates(session: Session) -> list[dict[str, Any]]:
     (the exact stratified variance), other designs the with-replacement approximation.
     Drawn units not yet inspected are left out (Hájek ratio over those inspected).
     """
-    rounds = session.scalars(select(SamplingRound).where(SamplingRound.state.in_(("drawn", "published")))
-                             .order_by(SamplingRound.period_start, SamplingRound.id)).all()
+    rounds = session.scalars(
+        select(SamplingRound)
+        .where(SamplingRound.state.in_(("drawn", "published")))
+        .order_by(SamplingRound.period_start, SamplingRound.id)
+    ).all()
     if not rounds:
         return []
-    drawn_counts = dict(session.execute(
-        select(DrawnEntity.round_id, func.count()).group_by(DrawnEntity.round_id)).all())
+    drawn_counts = dict(
+        session.execute(
+            select(DrawnEntity.round_id, func.count()).group_by(DrawnEntity.round_id)
+        ).all()
+    )
     rows = session.execute(
-        select(DrawnEntity.round_id, DrawnEntity.inclusion_probability, DrawnEntity.stratum,
-               InspectionResult.problem_found)
-        .join(InspectionResult, and_(InspectionResult.round_id == DrawnEntity.round_id,
-                                     InspectionResult.entity_id == DrawnEntity.entity_id))
+        select(
+            DrawnEntity.round_id,
+            DrawnEntity.inclusion_probability,
+            DrawnEntity.stratum,
+            InspectionResult.problem_found,
+        ).join(
+            InspectionResult,
+            and_(
+                InspectionResult.round_id == DrawnEntity.round_id,
+                InspectionResult.entity_id == DrawnEntity.entity_id,
+            ),
+        )
     ).all()
     by_round: dict[int, list[tuple[float, str | None, bool]]] = {}
     for rid, pi, stratum, problem in rows:
@@ -199,11 +267,20 @@ def ht_estimates(session: Session) -> list[dict[str, Any]]:
     for rnd in rounds:
         units = by_round.get(rnd.id, [])
         row: dict[str, Any] = {
-            "round_id": rnd.id, "round": rnd.name, "channel": rnd.channel, "design": rnd.design,
-            "period_start": rnd.period_start, "pool_size": rnd.pool_size,
-            "drawn": int(drawn_counts.get(rnd.id, 0)), "inspected": len(units),
+            "round_id": rnd.id,
+            "round": rnd.name,
+            "channel": rnd.channel,
+            "design": rnd.design,
+            "period_start": rnd.period_start,
+            "pool_size": rnd.pool_size,
+            "drawn": int(drawn_counts.get(rnd.id, 0)),
+            "inspected": len(units),
             "problems": sum(1 for u in units if u[2]),
-            "naive_rate": None, "ht_rate": None, "se": None, "ci95": None, "population": None,
+            "naive_rate": None,
+            "ht_rate": None,
+            "se": None,
+            "ci95": None,
+            "population": None,
         }
         if units:
             pi = np.array([u[0] for u in units])
@@ -213,49 +290,92 @@ def ht_estimates(session: Session) -> list[dict[str, Any]]:
                 codes = {s: i for i, s in enumerate(sorted({str(u[1]) for u in units}))}
                 strata = np.array([codes[str(u[1])] for u in units], dtype=np.int64)
             est = horvitz_thompson(y, pi, strata=strata)
-            row.update(naive_rate=float(y.mean()), ht_rate=est.mean, se=est.se, ci95=list(est.ci95),
-                       population=est.N)
+            row.update(
+                naive_rate=float(y.mean()),
+                ht_rate=est.mean,
+                se=est.se,
+                ci95=list(est.ci95),
+                population=est.N,
+            )
         out.append(row)
     return out
 
 
 def round_results(session: Session, round_id: int) -> list[dict[str, Any]]:
-    """The drawn entities of a round with their inspection outcome (if recorded)."""
+    """Return the drawn entities of a round with their inspection outcome (if recorded)."""
     from server.tasks.models import Inspector, Task, TaskAssignment
 
     rows = session.execute(
-        select(DrawnEntity.rank, DrawnEntity.stratum, DrawnEntity.inclusion_probability, DrawnEntity.forced,
-               Entity.id, Entity.uscc, Entity.name, Entity.region_code, Entity.credit_grade, Entity.address)
+        select(
+            DrawnEntity.rank,
+            DrawnEntity.stratum,
+            DrawnEntity.inclusion_probability,
+            DrawnEntity.forced,
+            Entity.id,
+            Entity.uscc,
+            Entity.name,
+            Entity.region_code,
+            Entity.credit_grade,
+            Entity.address,
+        )
         .join(Entity, Entity.id == DrawnEntity.entity_id)
-        .where(DrawnEntity.round_id == round_id).order_by(DrawnEntity.rank)
+        .where(DrawnEntity.round_id == round_id)
+        .order_by(DrawnEntity.rank)
     ).all()
-    tasks = {e: (tid, state) for tid, e, state in session.execute(
-        select(Task.id, Task.entity_id, Task.state).where(Task.round_id == round_id)).all()}
+    tasks = {
+        e: (tid, state)
+        for tid, e, state in session.execute(
+            select(Task.id, Task.entity_id, Task.state).where(Task.round_id == round_id)
+        ).all()
+    }
     departments: dict[int, set[str]] = {}
     for tid, dept in session.execute(
-        select(TaskAssignment.task_id, Inspector.department_code).join(Inspector)
-        .join(Task, Task.id == TaskAssignment.task_id).where(Task.round_id == round_id)
+        select(TaskAssignment.task_id, Inspector.department_code)
+        .join(Inspector)
+        .join(Task, Task.id == TaskAssignment.task_id)
+        .where(Task.round_id == round_id)
     ).all():
         departments.setdefault(tid, set()).add(dept)
-    results = {e: (d, p, s) for e, d, p, s in session.execute(
-        select(InspectionResult.entity_id, InspectionResult.inspected_on, InspectionResult.problem_found,
-               InspectionResult.summary).where(InspectionResult.round_id == round_id)).all()}
+    results = {
+        e: (d, p, s)
+        for e, d, p, s in session.execute(
+            select(
+                InspectionResult.entity_id,
+                InspectionResult.inspected_on,
+                InspectionResult.problem_found,
+                InspectionResult.summary,
+            ).where(InspectionResult.round_id == round_id)
+        ).all()
+    }
     out = []
     for rank, stratum, pi, forced, eid, uscc, name, region, grade, address in rows:
         task = tasks.get(eid)
         res = results.get(eid)
-        out.append({
-            "rank": rank, "uscc": uscc, "name": name, "address": address, "region_code": region,
-            "credit_grade": grade, "stratum": stratum, "inclusion_probability": pi, "forced": bool(forced),
-            "task_id": task[0] if task else None, "task_state": task[1] if task else None,
-            "inspector_departments": sorted(departments.get(task[0], ())) if task else [],
-            "inspected_on": res[0] if res else None,
-            "problem_found": res[1] if res else None, "summary": res[2] if res else None,
-        })
+        out.append(
+            {
+                "rank": rank,
+                "uscc": uscc,
+                "name": name,
+                "address": address,
+                "region_code": region,
+                "credit_grade": grade,
+                "stratum": stratum,
+                "inclusion_probability": pi,
+                "forced": bool(forced),
+                "task_id": task[0] if task else None,
+                "task_state": task[1] if task else None,
+                "inspector_departments": sorted(departments.get(task[0], ())) if task else [],
+                "inspected_on": res[0] if res else None,
+                "problem_found": res[1] if res else None,
+                "summary": res[2] if res else None,
+            }
+        )
     return out
 
 
-def channel_periods(session: Session, hit_rates_fn: Any, **filters: Any) -> dict[str, list[dict[str, Any]]]:
+def channel_periods(
+    session: Session, hit_rates_fn: Any, **filters: Any
+) -> dict[str, list[dict[str, Any]]]:
     """Hit rate per period for each channel (for the 'over periods' chart)."""
     from server.tasks.models import CHANNELS
 
@@ -263,7 +383,15 @@ def channel_periods(session: Session, hit_rates_fn: Any, **filters: Any) -> dict
 
 
 __all__ = [
-    "auc", "calibration", "channel_periods", "grade_distribution", "ht_estimates", "lift_curve",
-    "model_evaluations", "models_with_outcomes", "precision_by_version", "round_results",
+    "auc",
+    "calibration",
+    "channel_periods",
+    "grade_distribution",
+    "ht_estimates",
+    "lift_curve",
+    "model_evaluations",
+    "models_with_outcomes",
+    "precision_by_version",
+    "round_results",
     "scored_outcomes",
 ]

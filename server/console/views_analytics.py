@@ -33,14 +33,24 @@ HIT_RATE_COLUMNS = ["key", "label", "inspections", "problems", "hit_rate", "ci95
 
 
 def _hit_rates(filters: Mapping[str, Any], by: str) -> dict[str, Any]:
-    return hit_rates(db.session, by, start=filters["start"], end=filters["end"], region=filters["region"],
-                     period=filters["period"])
+    return hit_rates(
+        db.session,
+        by,
+        start=filters["start"],
+        end=filters["end"],
+        region=filters["region"],
+        period=filters["period"],
+    )
 
 
 def _loop_rows(filters: Mapping[str, Any]) -> list[dict[str, Any]]:
-    figures = loop_figures(db.session, start=filters["start"], end=filters["end"],
-                           region=filters["region"]).as_dict()
-    return [{"figure": key, "label": label, "value": figures[key], "kind": kind} for key, label, kind in LOOP_ROWS]
+    figures = loop_figures(
+        db.session, start=filters["start"], end=filters["end"], region=filters["region"]
+    ).as_dict()
+    return [
+        {"figure": key, "label": label, "value": figures[key], "kind": kind}
+        for key, label, kind in LOOP_ROWS
+    ]
 
 
 @bp.get("/analytics")
@@ -48,26 +58,55 @@ def _loop_rows(filters: Mapping[str, Any]) -> list[dict[str, Any]]:
 def analytics() -> Any:
     filters = period_filters()
     results = {by: _hit_rates(filters, by) for by in DIMENSIONS}
-    random_rate = next((r["hit_rate"] for r in results["channel"]["rows"] if r["key"] == "random"), None)
+    random_rate = next(
+        (r["hit_rate"] for r in results["channel"]["rows"] if r["key"] == "random"), None
+    )
     loop = _loop_rows(filters)
     grades = queries.grade_distribution(db.session)
-    over_periods = queries.channel_periods(db.session, hit_rates, start=filters["start"], end=filters["end"],
-                                           region=filters["region"], period=filters["period"])
+    over_periods = queries.channel_periods(
+        db.session,
+        hit_rates,
+        start=filters["start"],
+        end=filters["end"],
+        region=filters["region"],
+        period=filters["period"],
+    )
     figures = {
-        "channel": charts.rate_bars(results["channel"]["rows"], "命中率：按检查渠道",
-                                    subtitle="柱为命中率，须线为 95% Wilson 置信区间", colours=charts.CHANNEL_COLOURS),
+        "channel": charts.rate_bars(
+            results["channel"]["rows"],
+            "命中率：按检查渠道",
+            subtitle="柱为命中率，须线为 95% Wilson 置信区间",
+            colours=charts.CHANNEL_COLOURS,
+        ),
         "periods": charts.rates_over_periods(over_periods, CHANNELS, "命中率：各期对比"),
-        "model": charts.rate_bars(results["model"]["rows"], "命中率：按预警模型", baseline=random_rate),
-        "grade": charts.rate_bars(results["grade"]["rows"], "命中率：按信用等级", baseline=random_rate,
-                                  colours=charts.GRADE_COLOURS),
-        "region": charts.rate_bars(results["region"]["rows"], "命中率：按地区", baseline=random_rate),
-        "industry": charts.rate_bars(results["industry"]["rows"], "命中率：按行业门类", baseline=random_rate),
+        "model": charts.rate_bars(
+            results["model"]["rows"], "命中率：按预警模型", baseline=random_rate
+        ),
+        "grade": charts.rate_bars(
+            results["grade"]["rows"],
+            "命中率：按信用等级",
+            baseline=random_rate,
+            colours=charts.GRADE_COLOURS,
+        ),
+        "region": charts.rate_bars(
+            results["region"]["rows"], "命中率：按地区", baseline=random_rate
+        ),
+        "industry": charts.rate_bars(
+            results["industry"]["rows"], "命中率：按行业门类", baseline=random_rate
+        ),
         "grades": charts.grade_chart(grades, "信用等级分布"),
     }
     return render_template(
-        "console/analytics.html", filters=filters, results=results, loop=loop, grades=grades,
+        "console/analytics.html",
+        filters=filters,
+        results=results,
+        loop=loop,
+        grades=grades,
         loop_values={r["figure"]: r["value"] for r in loop},
-        figures=figures, labels=DIMENSION_LABELS, order=DIMENSIONS, args=query_args(filters),
+        figures=figures,
+        labels=DIMENSION_LABELS,
+        order=DIMENSIONS,
+        args=query_args(filters),
     )
 
 
@@ -81,12 +120,24 @@ def model_evaluation() -> Any:
         chosen = available[0] if available else None
     current = evaluations.get(chosen) if chosen else None
     precision = queries.precision_by_version(db.session)
-    figures: dict[str, Any] = {"precision": charts.precision_over_versions(precision, "模型精确率：按版本")}
+    figures: dict[str, Any] = {
+        "precision": charts.precision_over_versions(precision, "模型精确率：按版本")
+    }
     if current:
-        figures["lift"] = charts.lift_chart(current["lift"], f"提升度曲线 · {current['model_label']}")
-        figures["calibration"] = charts.calibration_chart(current["calibration"], f"校准图 · {current['model_label']}")
-    return render_template("console/models.html", evaluations=evaluations, chosen=chosen, current=current,
-                           precision=precision, figures=figures)
+        figures["lift"] = charts.lift_chart(
+            current["lift"], f"提升度曲线 · {current['model_label']}"
+        )
+        figures["calibration"] = charts.calibration_chart(
+            current["calibration"], f"校准图 · {current['model_label']}"
+        )
+    return render_template(
+        "console/models.html",
+        evaluations=evaluations,
+        chosen=chosen,
+        current=current,
+        precision=precision,
+        figures=figures,
+    )
 
 
 @bp.get("/analytics/estimates")
@@ -94,12 +145,15 @@ def model_evaluation() -> Any:
 def estimates() -> Any:
     rows = queries.ht_estimates(db.session)
     grades = queries.grade_distribution(db.session)
-    figures = {"ht": charts.ht_chart(rows, "总体违法率估计：按抽查计划"),
-               "grades": charts.grade_chart(grades, "信用等级分布")}
+    figures = {
+        "ht": charts.ht_chart(rows, "总体违法率估计：按抽查计划"),
+        "grades": charts.grade_chart(grades, "信用等级分布"),
+    }
     return render_template("console/estimates.html", rows=rows, grades=grades, figures=figures)
 
 
 # ---- exports (CSV / JSON) of the tables above that have no API of their own --------------
+
 
 @table("warning-loop")
 def _export_loop(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -119,11 +173,28 @@ def _export_hit_rates(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], li
 @table("channel-periods")
 def _export_channel_periods(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
     f = period_filters()
-    series = queries.channel_periods(db.session, hit_rates, start=f["start"], end=f["end"], region=f["region"],
-                                     period=f["period"])
-    rows = [{"channel": c, "period": r["key"], **{k: v for k, v in r.items() if k != "key"}}
-            for c, items in series.items() for r in items]
-    return rows, ["channel", "period", "inspections", "problems", "hit_rate", "ci95_low", "ci95_high"]
+    series = queries.channel_periods(
+        db.session,
+        hit_rates,
+        start=f["start"],
+        end=f["end"],
+        region=f["region"],
+        period=f["period"],
+    )
+    rows = [
+        {"channel": c, "period": r["key"], **{k: v for k, v in r.items() if k != "key"}}
+        for c, items in series.items()
+        for r in items
+    ]
+    return rows, [
+        "channel",
+        "period",
+        "inspections",
+        "problems",
+        "hit_rate",
+        "ci95_low",
+        "ci95_high",
+    ]
 
 
 @table("grades")
@@ -134,15 +205,32 @@ def _export_grades(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[
 @table("model-precision")
 def _export_precision(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
     return queries.precision_by_version(db.session), [
-        "model", "model_label", "model_version", "first_issued_on", "warnings", "inspected", "problems",
-        "precision", "ci95_low", "ci95_high"]
+        "model",
+        "model_label",
+        "model_version",
+        "first_issued_on",
+        "warnings",
+        "inspected",
+        "problems",
+        "precision",
+        "ci95_low",
+        "ci95_high",
+    ]
 
 
 @table("model-evaluation")
 def _export_evaluation(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
     evaluations = queries.model_evaluations(db.session, queries.models_with_outcomes(db.session))
-    return list(evaluations.values()), ["model", "model_label", "inspections", "problems", "hit_rate", "auc",
-                                        "brier", "top_decile_lift"]
+    return list(evaluations.values()), [
+        "model",
+        "model_label",
+        "inspections",
+        "problems",
+        "hit_rate",
+        "auc",
+        "brier",
+        "top_decile_lift",
+    ]
 
 
 def _one_model(args: Mapping[str, str]) -> dict[str, Any]:
@@ -158,17 +246,45 @@ def _one_model(args: Mapping[str, str]) -> dict[str, Any]:
 
 @table("lift")
 def _export_lift(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
-    return _one_model(args)["lift"], ["share", "inspections", "problems", "hit_rate", "lift", "captured"]
+    return _one_model(args)["lift"], [
+        "share",
+        "inspections",
+        "problems",
+        "hit_rate",
+        "lift",
+        "captured",
+    ]
 
 
 @table("calibration")
 def _export_calibration(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
-    return _one_model(args)["calibration"], ["band", "mean_score", "inspections", "problems", "hit_rate",
-                                             "ci95_low", "ci95_high"]
+    return _one_model(args)["calibration"], [
+        "band",
+        "mean_score",
+        "inspections",
+        "problems",
+        "hit_rate",
+        "ci95_low",
+        "ci95_high",
+    ]
 
 
 @table("ht-estimates")
 def _export_ht(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
     return queries.ht_estimates(db.session), [
-        "round_id", "round", "channel", "design", "period_start", "pool_size", "drawn", "inspected", "problems",
-        "naive_rate", "ht_rate", "se", "ci95_low", "ci95_high", "population"]
+        "round_id",
+        "round",
+        "channel",
+        "design",
+        "period_start",
+        "pool_size",
+        "drawn",
+        "inspected",
+        "problems",
+        "naive_rate",
+        "ht_rate",
+        "se",
+        "ci95_low",
+        "ci95_high",
+        "population",
+    ]

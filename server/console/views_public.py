@@ -17,16 +17,31 @@ from server.reference.models import CheckItem
 from server.rounds import services as rounds
 from server.rounds.models import SamplingRound
 
-ENTITY_COLUMNS = ["rank", "uscc", "name", "region", "grade", "inclusion_probability", "forced", "inspected_on",
-                  "result", "summary"]
+ENTITY_COLUMNS = [
+    "rank",
+    "uscc",
+    "name",
+    "region",
+    "grade",
+    "inclusion_probability",
+    "forced",
+    "inspected_on",
+    "result",
+    "summary",
+]
 
 
 @bp.get("/public")
 @public
 def public_rounds() -> Any:
-    items = db.session.scalars(select(SamplingRound).where(SamplingRound.state == "published")
-                               .order_by(SamplingRound.published_at.desc(), SamplingRound.id.desc())).all()
-    return render_template("public/rounds.html", rounds=[publication.public_round_summary(r) for r in items])
+    items = db.session.scalars(
+        select(SamplingRound)
+        .where(SamplingRound.state == "published")
+        .order_by(SamplingRound.published_at.desc(), SamplingRound.id.desc())
+    ).all()
+    return render_template(
+        "public/rounds.html", rounds=[publication.public_round_summary(r) for r in items]
+    )
 
 
 @bp.get("/public/rounds/<int:round_id>")
@@ -34,12 +49,16 @@ def public_rounds() -> Any:
 def public_round(round_id: int) -> Any:
     rnd = publication.published(db.session, round_id)
     data = publication.public_round(db.session, rnd)
-    items = db.session.scalars(select(CheckItem).where(CheckItem.code.in_(rnd.check_item_codes or []))
-                               .order_by(CheckItem.code)).all()
+    items = db.session.scalars(
+        select(CheckItem)
+        .where(CheckItem.code.in_(rnd.check_item_codes or []))
+        .order_by(CheckItem.code)
+    ).all()
     inspected = [e for e in data["entities"] if e["result"]]
     problems = sum(1 for e in inspected if e["result"] == "发现问题")
-    return render_template("public/round.html", r=data, check_items=items, inspected=len(inspected),
-                           problems=problems)
+    return render_template(
+        "public/round.html", r=data, check_items=items, inspected=len(inspected), problems=problems
+    )
 
 
 @bp.get("/public/rounds/<int:round_id>.<fmt>")
@@ -59,6 +78,11 @@ def public_replay(round_id: int) -> Any:
         result = rounds.replay(db.session, rnd)
         error = None
     except (DomainError, OSError) as exc:
-        result, error = None, getattr(exc, "message", None) or "名录库快照不可用，无法复核 (pool snapshot unavailable)"
-    return render_template("public/replay.html", r=publication.public_round_summary(rnd), result=result,
-                           error=error)
+        result, error = (
+            None,
+            getattr(exc, "message", None)
+            or "名录库快照不可用，无法复核 (pool snapshot unavailable)",
+        )
+    return render_template(
+        "public/replay.html", r=publication.public_round_summary(rnd), result=result, error=error
+    )

@@ -18,7 +18,14 @@ from server.console.views import bp
 from server.entities.models import ENTITY_TYPES
 from server.errors import DomainError, Invalid
 from server.extensions import db
-from server.reference.models import BusinessType, CheckItem, Department, Industry, LicenceKind, Region
+from server.reference.models import (
+    BusinessType,
+    CheckItem,
+    Department,
+    Industry,
+    LicenceKind,
+    Region,
+)
 from server.rounds import services
 from server.rounds.models import ROUND_STATES, DrawnEntity, SamplingRound
 from server.tasks.models import CHANNELS, TASK_STATES, Task
@@ -37,10 +44,15 @@ def _choices() -> dict[str, Any]:
     s = db.session
     return {
         "departments": s.scalars(select(Department).order_by(Department.code)).all(),
-        "check_items": s.scalars(select(CheckItem).order_by(CheckItem.domain, CheckItem.code)).all(),
+        "check_items": s.scalars(
+            select(CheckItem).order_by(CheckItem.domain, CheckItem.code)
+        ).all(),
         "regions": s.scalars(select(Region).order_by(Region.code)).all(),
-        "industries": s.scalars(select(Industry).where(Industry.level.in_(("section", "division")))
-                                .order_by(Industry.code)).all(),
+        "industries": s.scalars(
+            select(Industry)
+            .where(Industry.level.in_(("section", "division")))
+            .order_by(Industry.code)
+        ).all(),
         "business_types": s.scalars(select(BusinessType).order_by(BusinessType.code)).all(),
         "licence_kinds": s.scalars(select(LicenceKind).order_by(LicenceKind.code)).all(),
         "entity_types": ENTITY_TYPES,
@@ -60,19 +72,21 @@ def _int(form: MultiDict[str, str], name: str) -> int | None:
 
 
 def _ratio(form: MultiDict[str, str], name: str) -> float | None:
-    """A ratio typed as a percentage (``5`` or ``5%`` → 0.05)."""
+    """Read a ratio typed as a percentage (``5`` or ``5%`` → 0.05)."""
     raw = (form.get(name) or "").strip().rstrip("%")
     if not raw:
         return None
     try:
         value = float(raw)
     except ValueError:
-        raise Invalid(f"{name}: 抽查比例应为数字 (number expected, got {raw!r})", field=name) from None
+        raise Invalid(
+            f"{name}: 抽查比例应为数字 (number expected, got {raw!r})", field=name
+        ) from None
     return value / 100.0
 
 
 def round_data_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
-    """The round definition (the keys of ``SamplingRound``) from the console form."""
+    """Build the round definition (the keys of ``SamplingRound``) from the console form."""
     design = form.get("design") or "stratified"
     if design == "stratified":
         ratios = {g: _ratio(form, f"ratio_{g}") for g in GRADES}
@@ -84,8 +98,10 @@ def round_data_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
         "design": design,
         "department_codes": form.getlist("department_codes"),
         "check_item_codes": form.getlist("check_item_codes"),
-        "scope": {key: form.getlist(f"scope_{key}") for key in
-                  ("regions", "industries", "entity_types", "business_types", "licence_kinds")},
+        "scope": {
+            key: form.getlist(f"scope_{key}")
+            for key in ("regions", "industries", "entity_types", "business_types", "licence_kinds")
+        },
         "period_start": form.get("period_start") or None,
         "period_end": form.get("period_end") or None,
         "ratios": ratios,
@@ -99,8 +115,10 @@ def round_data_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
         "inspector_pool": {"departments": form.getlist("pool_departments")},
         "inspectors_per_task": _int(form, "inspectors_per_task") or 2,
         "workload_cap": _int(form, "workload_cap"),
-        "recusal": {"conflicts": form.get("recusal_conflicts") == "1",
-                    "previous_inspectors": form.get("recusal_previous") == "1"},
+        "recusal": {
+            "conflicts": form.get("recusal_conflicts") == "1",
+            "previous_inspectors": form.get("recusal_previous") == "1",
+        },
     }
 
 
@@ -117,15 +135,37 @@ def _actor() -> str:
 @roles_required(*OFFICE)
 def rounds() -> Any:
     items = db.session.scalars(select(SamplingRound).order_by(SamplingRound.id.desc())).all()
-    drawn = dict(db.session.execute(select(DrawnEntity.round_id, func.count()).group_by(DrawnEntity.round_id)).all())
-    done = dict(db.session.execute(select(Task.round_id, func.count()).where(
-        Task.round_id.is_not(None), Task.state.in_(("submitted", "done"))).group_by(Task.round_id)).all())
-    tasks = dict(db.session.execute(select(Task.round_id, func.count()).where(Task.round_id.is_not(None))
-                                    .group_by(Task.round_id)).all())
+    drawn = dict(
+        db.session.execute(
+            select(DrawnEntity.round_id, func.count()).group_by(DrawnEntity.round_id)
+        ).all()
+    )
+    done = dict(
+        db.session.execute(
+            select(Task.round_id, func.count())
+            .where(Task.round_id.is_not(None), Task.state.in_(("submitted", "done")))
+            .group_by(Task.round_id)
+        ).all()
+    )
+    tasks = dict(
+        db.session.execute(
+            select(Task.round_id, func.count())
+            .where(Task.round_id.is_not(None))
+            .group_by(Task.round_id)
+        ).all()
+    )
     user = current_user()
-    return render_template("console/rounds.html", rounds=items, drawn=drawn, done=done, tasks=tasks,
-                           states=ROUND_STATES, designs=services.DESIGNS, channels=CHANNELS,
-                           can_write=bool(user and user.has_role(*WRITE_ROUNDS)))
+    return render_template(
+        "console/rounds.html",
+        rounds=items,
+        drawn=drawn,
+        done=done,
+        tasks=tasks,
+        states=ROUND_STATES,
+        designs=services.DESIGNS,
+        channels=CHANNELS,
+        can_write=bool(user and user.has_role(*WRITE_ROUNDS)),
+    )
 
 
 @bp.route("/rounds/new", methods=["GET", "POST"])
@@ -137,7 +177,9 @@ def round_new() -> Any:
         try:
             data = round_data_from_form(request.form)
             user = current_user()
-            rnd = services.create_round(db.session, data, actor=_actor(), user_id=user.id if user else None)
+            rnd = services.create_round(
+                db.session, data, actor=_actor(), user_id=user.id if user else None
+            )
         except DomainError as exc:
             db.session.rollback()
             error = exc
@@ -145,21 +187,35 @@ def round_new() -> Any:
             flash(f"已创建抽查计划“{rnd.name}”，种子承诺值已生成（抽取前公开）。", "ok")
             return redirect(url_for("console.round_detail", round_id=rnd.id))
     today = dt.date.today()
-    defaults = MultiDict({
-        "channel": "credit_weighted", "design": "stratified", "ratio_A": "2", "ratio_B": "5", "ratio_C": "10",
-        "ratio_D": "20", "ratio_overall": "5", "inspectors_per_task": "2", "inspected_within_days": "180",
-        "registered_within_days": "90", "drawn_this_year": "1", "a_grade_no_disturbance": "",
-        "recusal_conflicts": "1", "recusal_previous": "1",
-        "period_start": today.isoformat(), "period_end": (today + dt.timedelta(days=90)).isoformat(),
-    })
+    defaults = MultiDict(
+        {
+            "channel": "credit_weighted",
+            "design": "stratified",
+            "ratio_A": "2",
+            "ratio_B": "5",
+            "ratio_C": "10",
+            "ratio_D": "20",
+            "ratio_overall": "5",
+            "inspectors_per_task": "2",
+            "inspected_within_days": "180",
+            "registered_within_days": "90",
+            "drawn_this_year": "1",
+            "a_grade_no_disturbance": "",
+            "recusal_conflicts": "1",
+            "recusal_previous": "1",
+            "period_start": today.isoformat(),
+            "period_end": (today + dt.timedelta(days=90)).isoformat(),
+        }
+    )
     values = form if request.method == "POST" else defaults
     user = current_user()
     if request.method == "GET" and user and user.department_code:
         values = values.copy()
         values.setlist("department_codes", [user.department_code])
         values.setlist("pool_departments", [user.department_code])
-    return render_template("console/round_new.html", v=values, error=error, grades=GRADES,
-                           **_choices()), (422 if error else 200)
+    return render_template(
+        "console/round_new.html", v=values, error=error, grades=GRADES, **_choices()
+    ), (422 if error else 200)
 
 
 @bp.get("/rounds/<int:round_id>")
@@ -170,19 +226,39 @@ def round_detail(round_id: int) -> Any:
     preview = None
     if rnd.state == "committed":
         preview = services.preview(db.session, rnd, today=dt.date.today())
-    progress = services.round_progress(db.session, rnd) if rnd.state in ("drawn", "published") else None
+    progress = (
+        services.round_progress(db.session, rnd) if rnd.state in ("drawn", "published") else None
+    )
     results = queries.round_results(db.session, rnd.id) if progress else []
     figure = charts.progress_chart(progress["tasks"], TASK_STATES, "任务进度") if progress else None
     names = {
-        "departments": dict(db.session.execute(select(Department.code, Department.name)
-                                               .where(Department.code.in_(rnd.department_codes or []))).all()),
-        "check_items": db.session.scalars(select(CheckItem).where(CheckItem.code.in_(rnd.check_item_codes or []))
-                                          .order_by(CheckItem.code)).all(),
+        "departments": dict(
+            db.session.execute(
+                select(Department.code, Department.name).where(
+                    Department.code.in_(rnd.department_codes or [])
+                )
+            ).all()
+        ),
+        "check_items": db.session.scalars(
+            select(CheckItem)
+            .where(CheckItem.code.in_(rnd.check_item_codes or []))
+            .order_by(CheckItem.code)
+        ).all(),
     }
     return render_template(
-        "console/round_detail.html", rnd=rnd, preview=preview, progress=progress, results=results, figure=figure,
-        names=names, states=ROUND_STATES, designs=services.DESIGNS, channels=CHANNELS, task_states=TASK_STATES,
-        exclusion_labels=EXCLUSION_LABELS, entity_types=ENTITY_TYPES,
+        "console/round_detail.html",
+        rnd=rnd,
+        preview=preview,
+        progress=progress,
+        results=results,
+        figure=figure,
+        names=names,
+        states=ROUND_STATES,
+        designs=services.DESIGNS,
+        channels=CHANNELS,
+        task_states=TASK_STATES,
+        exclusion_labels=EXCLUSION_LABELS,
+        entity_types=ENTITY_TYPES,
         can_write=bool(user and user.has_role(*WRITE_ROUNDS)),
     )
 
@@ -193,14 +269,22 @@ def round_draw(round_id: int) -> Any:
     rnd = services.get_round(db.session, round_id)
     try:
         summary = services.run_draw(
-            db.session, rnd, actor=_actor(), today=dt.date.today(), pool_dir=_pool_dir(),
+            db.session,
+            rnd,
+            actor=_actor(),
+            today=dt.date.today(),
+            pool_dir=_pool_dir(),
             calendar=calendar_from_config(current_app.config),
-            publish_days=int(current_app.config.get("PUBLISH_WITHIN_WORKING_DAYS", 20)))
+            publish_days=int(current_app.config.get("PUBLISH_WITHIN_WORKING_DAYS", 20)),
+        )
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("console.round_detail", round_id=round_id))
-    msg = (f"抽取完成：名录库 {summary['pool']} 户，抽中 {summary['drawn']} 户（其中预警必查 {summary['forced']} 户），"
-           f"生成检查任务 {summary['tasks']} 项。种子已公开，可复核。")
+    msg = (
+        f"抽取完成：名录库 {summary['pool']} 户，抽中 {summary['drawn']} 户"
+        f"（其中预警必查 {summary['forced']} 户），"
+        f"生成检查任务 {summary['tasks']} 项。种子已公开，可复核。"
+    )
     if summary["unassigned"]:
         msg += f" 有 {summary['unassigned']} 户未能分配足够的执法人员，请查看。"
     flash(msg, "ok" if not summary["unassigned"] else "error")
@@ -222,9 +306,25 @@ def round_publish(round_id: int) -> Any:
 
 @table("rounds")
 def _export_rounds(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
-    rows = [services.round_dict(r) for r in db.session.scalars(select(SamplingRound).order_by(SamplingRound.id))]
-    return rows, ["id", "name", "channel", "design", "state", "period_start", "period_end", "pool_size",
-                  "seed_commitment", "seed", "pool_digest", "drawn_at", "published_at"]
+    rows = [
+        services.round_dict(r)
+        for r in db.session.scalars(select(SamplingRound).order_by(SamplingRound.id))
+    ]
+    return rows, [
+        "id",
+        "name",
+        "channel",
+        "design",
+        "state",
+        "period_start",
+        "period_end",
+        "pool_size",
+        "seed_commitment",
+        "seed",
+        "pool_digest",
+        "drawn_at",
+        "published_at",
+    ]
 
 
 @table("round-entities")
@@ -235,5 +335,18 @@ def _export_round_entities(args: Mapping[str, str]) -> tuple[list[dict[str, Any]
         raise Invalid("round: 应为抽查计划编号", field="round") from None
     services.get_round(db.session, round_id)
     return queries.round_results(db.session, round_id), [
-        "rank", "uscc", "name", "region_code", "credit_grade", "stratum", "inclusion_probability", "forced",
-        "task_id", "task_state", "inspector_departments", "inspected_on", "problem_found", "summary"]
+        "rank",
+        "uscc",
+        "name",
+        "region_code",
+        "credit_grade",
+        "stratum",
+        "inclusion_probability",
+        "forced",
+        "task_id",
+        "task_state",
+        "inspector_departments",
+        "inspected_on",
+        "problem_found",
+        "summary",
+    ]

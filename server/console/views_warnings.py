@@ -37,8 +37,13 @@ def _board_filters(args: Mapping[str, str]) -> dict[str, Any]:
     region = (args.get("region") or "").strip() or None
     if region and not (region.isdigit() and 2 <= len(region) <= 6):
         raise Invalid(f"地区代码应为 2–6 位数字 (region={region!r})", field="region")
-    return {"model": args.get("model") or None, "level": args.get("level") or None,
-            "state": args.get("state") or None, "region": region, "overdue": overdue}
+    return {
+        "model": args.get("model") or None,
+        "level": args.get("level") or None,
+        "state": args.get("state") or None,
+        "region": region,
+        "overdue": overdue,
+    }
 
 
 def _board(session: Session, filters: Mapping[str, Any]) -> Any:
@@ -48,19 +53,36 @@ def _board(session: Session, filters: Mapping[str, Any]) -> Any:
 
 
 def _rows(session: Session, items: list[Warning]) -> list[dict[str, Any]]:
-    entities = {e.id: e for e in session.scalars(select(Entity).where(Entity.id.in_({w.entity_id for w in items})))}
+    entities = {
+        e.id: e
+        for e in session.scalars(select(Entity).where(Entity.id.in_({w.entity_id for w in items})))
+    }
     out = []
     for w in items:
         e = entities.get(w.entity_id)
-        out.append({
-            "id": w.id, "entity_name": e.name if e else "", "uscc": e.uscc if e else "",
-            "credit_grade": e.credit_grade if e else None, "model": w.model, "model_label": model_label(w.model),
-            "model_version": w.model_version, "level": w.level, "score": w.score, "state": w.state,
-            "state_label": warnings.STATES.get(w.state, w.state), "region_code": w.region_code,
-            "department_code": w.department_code, "issued_on": w.issued_on, "due_on": w.due_on,
-            "overdue": w.overdue, "outcome": w.outcome, "outcome_label": warnings.OUTCOMES.get(w.outcome or "", ""),
-            "reasons": w.reasons,
-        })
+        out.append(
+            {
+                "id": w.id,
+                "entity_name": e.name if e else "",
+                "uscc": e.uscc if e else "",
+                "credit_grade": e.credit_grade if e else None,
+                "model": w.model,
+                "model_label": model_label(w.model),
+                "model_version": w.model_version,
+                "level": w.level,
+                "score": w.score,
+                "state": w.state,
+                "state_label": warnings.STATES.get(w.state, w.state),
+                "region_code": w.region_code,
+                "department_code": w.department_code,
+                "issued_on": w.issued_on,
+                "due_on": w.due_on,
+                "overdue": w.overdue,
+                "outcome": w.outcome,
+                "outcome_label": warnings.OUTCOMES.get(w.outcome or "", ""),
+                "reasons": w.reasons,
+            }
+        )
     return out
 
 
@@ -75,15 +97,37 @@ def warning_board() -> Any:
     q = _board(db.session, filters)
     total = db.session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     items = db.session.scalars(q.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    open_q = _board(db.session, {**filters, "state": ",".join(warnings.OPEN_STATES)}).order_by(None).subquery()
-    by_level = dict(db.session.execute(select(open_q.c.level, func.count()).group_by(open_q.c.level)).all())
-    overdue = db.session.scalar(select(func.count()).select_from(open_q).where(open_q.c.overdue.is_(True))) or 0
+    open_q = (
+        _board(db.session, {**filters, "state": ",".join(warnings.OPEN_STATES)})
+        .order_by(None)
+        .subquery()
+    )
+    by_level = dict(
+        db.session.execute(select(open_q.c.level, func.count()).group_by(open_q.c.level)).all()
+    )
+    overdue = (
+        db.session.scalar(
+            select(func.count()).select_from(open_q).where(open_q.c.overdue.is_(True))
+        )
+        or 0
+    )
     user = current_user()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
-        "console/warnings.html", rows=_rows(db.session, list(items)), total=total, page=page, per_page=PER_PAGE,
-        filters=filters, args=args, by_level=by_level, overdue=overdue, models=MODEL_NAMES, model_label=model_label,
-        levels=LEVEL_NAMES, states=warnings.STATES, can_dispatch=bool(user and user.has_role(*DISPATCH)),
+        "console/warnings.html",
+        rows=_rows(db.session, list(items)),
+        total=total,
+        page=page,
+        per_page=PER_PAGE,
+        filters=filters,
+        args=args,
+        by_level=by_level,
+        overdue=overdue,
+        models=MODEL_NAMES,
+        model_label=model_label,
+        levels=LEVEL_NAMES,
+        states=warnings.STATES,
+        can_dispatch=bool(user and user.has_role(*DISPATCH)),
     )
 
 
@@ -103,7 +147,9 @@ def warning_dispatch() -> Any:
     user = current_user()
     assert user is not None
     try:
-        result = warnings.dispatch(db.session, ids, user=user, actor=user.username, today=dt.date.today())
+        result = warnings.dispatch(
+            db.session, ids, user=user, actor=user.username, today=dt.date.today()
+        )
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -127,32 +173,57 @@ def warning_detail(warning_id: int) -> Any:
             raise Forbidden("只有科室负责人可以处置预警 (only a supervisor may move a warning)")
         try:
             warnings.apply_transition(
-                db.session, warning_id, request.form.get("to", ""), user=user, actor=user.username,
-                note=request.form.get("note") or None, outcome=request.form.get("outcome") or None,
-                handling=request.form.get("handling") or None, today=dt.date.today())
+                db.session,
+                warning_id,
+                request.form.get("to", ""),
+                user=user,
+                actor=user.username,
+                note=request.form.get("note") or None,
+                outcome=request.form.get("outcome") or None,
+                handling=request.form.get("handling") or None,
+                today=dt.date.today(),
+            )
         except DomainError as exc:
             db.session.rollback()
             flash(exc.message, "error")
         else:
             flash("预警状态已更新。", "ok")
         return redirect(url_for("console.warning_detail", warning_id=warning_id))
-    w = db.session.scalar(warnings.visible_to(user, select(Warning).where(Warning.id == warning_id)))
+    w = db.session.scalar(
+        warnings.visible_to(user, select(Warning).where(Warning.id == warning_id))
+    )
     if w is None:
         raise NotFound(f"预警不存在或无权查看 (no warning {warning_id} visible to you)")
     row = _rows(db.session, [w])[0]
     tasks = db.session.scalars(select(Task).where(Task.warning_id == w.id)).all()
-    return render_template("console/warning_detail.html", w=row, warning=w, tasks=tasks,
-                           allowed=warnings.TRANSITIONS[w.state], states=warnings.STATES,
-                           outcomes=warnings.OUTCOMES, handling=warnings.HANDLING,
-                           can_act=user.has_role(*DISPATCH))
+    return render_template(
+        "console/warning_detail.html",
+        w=row,
+        warning=w,
+        tasks=tasks,
+        allowed=warnings.TRANSITIONS[w.state],
+        states=warnings.STATES,
+        outcomes=warnings.OUTCOMES,
+        handling=warnings.HANDLING,
+        can_act=user.has_role(*DISPATCH),
+    )
 
 
 def _workload(user: Any) -> list[dict[str, Any]]:
-    dept = user.department_code if user and user.has_role("supervisor") and not user.has_role("admin") else None
+    dept = (
+        user.department_code
+        if user and user.has_role("supervisor") and not user.has_role("admin")
+        else None
+    )
     rows = inspector_workload(db.session, department_code=dept)
-    done = dict(db.session.execute(
-        select(TaskAssignment.inspector_id, func.count()).join(Task, Task.id == TaskAssignment.task_id)
-        .where(Task.state.in_(("submitted", "done"))).group_by(TaskAssignment.inspector_id)).all())
+    done = dict(
+        db.session.execute(
+            select(TaskAssignment.inspector_id, func.count())
+            .join(Task, Task.id == TaskAssignment.task_id)
+            .where(Task.state.in_(("submitted", "done")))
+            .group_by(TaskAssignment.inspector_id)
+        ).all()
+    )
     names = dict(db.session.execute(select(Department.code, Department.name)).all())
     for r in rows:
         r["done_tasks"] = int(done.get(r["id"], 0))
@@ -165,15 +236,30 @@ def _workload(user: Any) -> list[dict[str, Any]]:
 def inspectors() -> Any:
     user = current_user()
     rows = _workload(user)
-    caps = [c for (c,) in db.session.execute(
-        select(SamplingRound.workload_cap).where(SamplingRound.workload_cap.is_not(None),
-                                                 SamplingRound.state.in_(("committed", "drawn"))))]
+    caps = [
+        c
+        for (c,) in db.session.execute(
+            select(SamplingRound.workload_cap).where(
+                SamplingRound.workload_cap.is_not(None),
+                SamplingRound.state.in_(("committed", "drawn")),
+            )
+        )
+    ]
     figure = charts.workload_chart(rows[:60], "执法人员在办任务", cap=min(caps) if caps else None)
     loads = [r["open_tasks"] for r in rows]
-    summary = {"inspectors": len(rows), "open": sum(loads), "max": max(loads) if loads else 0,
-               "mean": (sum(loads) / len(loads)) if loads else 0.0}
-    return render_template("console/inspectors.html", rows=rows, figure=figure, summary=summary,
-                           height=max(280, 22 * min(len(rows), 60) + 100))
+    summary = {
+        "inspectors": len(rows),
+        "open": sum(loads),
+        "max": max(loads) if loads else 0,
+        "mean": (sum(loads) / len(loads)) if loads else 0.0,
+    }
+    return render_template(
+        "console/inspectors.html",
+        rows=rows,
+        figure=figure,
+        summary=summary,
+        height=max(280, 22 * min(len(rows), 60) + 100),
+    )
 
 
 @bp.get("/entities/<uscc>")
@@ -183,40 +269,101 @@ def entity_page(uscc: str) -> Any:
     if entity is None:
         abort(404)
     profile = entity_profile(db.session, entity)
-    latest = db.session.execute(select(risk_scores).where(risk_scores.c.entity_id == entity.id)
-                                .order_by(risk_scores.c.as_of.desc()).limit(1)).mappings().first()
+    latest = (
+        db.session.execute(
+            select(risk_scores)
+            .where(risk_scores.c.entity_id == entity.id)
+            .order_by(risk_scores.c.as_of.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
     scores = []
     if latest:
-        scores = sorted(({"model": m, "label": model_label(m), "score": latest[f"s_{m}"]}
-                         for m in MODEL_NAMES if latest[f"s_{m}"] is not None), key=lambda s: -s["score"])
+        scores = sorted(
+            (
+                {"model": m, "label": model_label(m), "score": latest[f"s_{m}"]}
+                for m in MODEL_NAMES
+                if latest[f"s_{m}"] is not None
+            ),
+            key=lambda s: -s["score"],
+        )
     figure = None
     if scores:
         figure = charts.rate_bars(
-            [{"key": s["model"], "label": s["label"], "hit_rate": s["score"], "inspections": 0, "problems": 0,
-              "ci95": [None, None]} for s in scores], "各预警模型风险分值",
-            subtitle=f"评分日期 {latest['as_of']}")
+            [
+                {
+                    "key": s["model"],
+                    "label": s["label"],
+                    "hit_rate": s["score"],
+                    "inspections": 0,
+                    "problems": 0,
+                    "ci95": [None, None],
+                }
+                for s in scores
+            ],
+            "各预警模型风险分值",
+            subtitle=f"评分日期 {latest['as_of']}",
+        )
         figure["series"] = figure["series"][:1]
         figure["series"][0]["name"] = "风险分值"
         figure["legend"] = {"show": False}
         figure["yAxis"]["name"] = "分值 %"
         figure["yAxis"]["max"] = 100
     draws = db.session.execute(
-        select(SamplingRound.id, SamplingRound.name, SamplingRound.state, DrawnEntity.inclusion_probability)
-        .join(DrawnEntity, DrawnEntity.round_id == SamplingRound.id).where(DrawnEntity.entity_id == entity.id)
-        .order_by(SamplingRound.id.desc())).all()
-    return render_template("console/entity.html", p=profile, scores=scores, figure=figure, draws=draws,
-                           channels=CHANNELS, states=warnings.STATES)
+        select(
+            SamplingRound.id,
+            SamplingRound.name,
+            SamplingRound.state,
+            DrawnEntity.inclusion_probability,
+        )
+        .join(DrawnEntity, DrawnEntity.round_id == SamplingRound.id)
+        .where(DrawnEntity.entity_id == entity.id)
+        .order_by(SamplingRound.id.desc())
+    ).all()
+    return render_template(
+        "console/entity.html",
+        p=profile,
+        scores=scores,
+        figure=figure,
+        draws=draws,
+        channels=CHANNELS,
+        states=warnings.STATES,
+    )
 
 
 @table("warnings")
 def _export_warnings(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
     q = _board(db.session, _board_filters(args))
     rows = _rows(db.session, list(db.session.scalars(q.limit(50_000))))
-    return rows, ["id", "entity_name", "uscc", "credit_grade", "model", "model_version", "level", "score", "state",
-                  "region_code", "department_code", "issued_on", "due_on", "overdue", "outcome"]
+    return rows, [
+        "id",
+        "entity_name",
+        "uscc",
+        "credit_grade",
+        "model",
+        "model_version",
+        "level",
+        "score",
+        "state",
+        "region_code",
+        "department_code",
+        "issued_on",
+        "due_on",
+        "overdue",
+        "outcome",
+    ]
 
 
 @table("inspectors")
 def _export_inspectors(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
-    return _workload(current_user()), ["id", "name", "department_code", "department_name", "domains",
-                                       "open_tasks", "done_tasks"]
+    return _workload(current_user()), [
+        "id",
+        "name",
+        "department_code",
+        "department_name",
+        "domains",
+        "open_tasks",
+        "done_tasks",
+    ]

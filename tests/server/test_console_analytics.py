@@ -4,10 +4,10 @@ import csv
 import io
 
 import pytest
+from test_console_seed import login, seed_console
 
 from server.analytics.services import hit_rates
 from server.extensions import db
-from test_console_seed import login, seed_console
 
 
 @pytest.fixture
@@ -20,11 +20,20 @@ def test_analytics_page_shows_every_dimension_with_the_service_figures(client, s
     page = client.get("/analytics")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    for label in ("按检查渠道", "按预警模型", "按信用等级", "按地区", "按行业门类", "按期间", "风险预警闭环"):
+    for label in (
+        "按检查渠道",
+        "按预警模型",
+        "按信用等级",
+        "按地区",
+        "按行业门类",
+        "按期间",
+        "风险预警闭环",
+    ):
         assert label in html
     for row in hit_rates(db.session, "channel")["rows"]:
         assert f"{100 * row['hit_rate']:.2f}%" in html
-    assert 'data-chart="data-channel"' in html and 'type="application/json"' in html
+    assert 'data-chart="data-channel"' in html
+    assert 'type="application/json"' in html
     assert "echarts.min.js" in html
     assert "<script>" not in html  # CSP: no inline script
 
@@ -32,14 +41,28 @@ def test_analytics_page_shows_every_dimension_with_the_service_figures(client, s
 def test_models_and_estimates_pages_render(client, seeded):
     login(client, "supervisor")
     models = client.get("/analytics/models").get_data(as_text=True)
-    assert "提升度与校准" in models and "data-lift" in models and "data-calibration" in models and "模型精确率：按版本" in models
+    assert "提升度与校准" in models
+    assert "data-lift" in models
+    assert "data-calibration" in models
+    assert "模型精确率：按版本" in models
     assert "food_safety" in models
     estimates = client.get("/analytics/estimates").get_data(as_text=True)
-    assert "Horvitz" in estimates and "2026年第一季度餐饮服务信用分类抽查" in estimates
+    assert "Horvitz" in estimates
+    assert "2026年第一季度餐饮服务信用分类抽查" in estimates
 
 
-@pytest.mark.parametrize("name", ["warning-loop", "hit-rates", "channel-periods", "grades", "model-precision",
-                                  "model-evaluation", "ht-estimates"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "warning-loop",
+        "hit-rates",
+        "channel-periods",
+        "grades",
+        "model-precision",
+        "model-evaluation",
+        "ht-estimates",
+    ],
+)
 def test_every_table_exports_as_csv_and_json(client, seeded, name):
     login(client, "analyst")
     response = client.get(f"/export/{name}.csv")
@@ -48,7 +71,8 @@ def test_every_table_exports_as_csv_and_json(client, seeded, name):
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows, name
     doc = client.get(f"/export/{name}.json").get_json()
-    assert doc["table"] == name and len(doc["rows"]) == len(rows)
+    assert doc["table"] == name
+    assert len(doc["rows"]) == len(rows)
 
 
 def test_hit_rate_csv_matches_service(client, seeded):

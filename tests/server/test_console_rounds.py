@@ -5,20 +5,34 @@ import io
 
 import pytest
 from sqlalchemy import select
+from test_console_seed import login, seed_console
 
 from server.extensions import db
 from server.rounds.models import DrawnEntity, SamplingRound
 from server.tasks.models import Task
-from test_console_seed import login, seed_console
 
 ROUND_FORM = {
-    "name": "控制台测试抽查", "channel": "credit_weighted", "design": "stratified",
-    "department_codes": "330100-FOOD", "check_item_codes": ["FS01", "FS03"], "scope_regions": "330100",
-    "period_start": "2026-07-01", "period_end": "2026-09-30",
-    "ratio_A": "20", "ratio_B": "30", "ratio_C": "50", "ratio_D": "80", "ratio_overall": "",
-    "force_warning_levels": "red", "inspected_within_days": "", "registered_within_days": "30",
-    "pool_departments": "330100-FOOD", "inspectors_per_task": "2", "workload_cap": "",
-    "recusal_conflicts": "1", "recusal_previous": "1",
+    "name": "控制台测试抽查",
+    "channel": "credit_weighted",
+    "design": "stratified",
+    "department_codes": "330100-FOOD",
+    "check_item_codes": ["FS01", "FS03"],
+    "scope_regions": "330100",
+    "period_start": "2026-07-01",
+    "period_end": "2026-09-30",
+    "ratio_A": "20",
+    "ratio_B": "30",
+    "ratio_C": "50",
+    "ratio_D": "80",
+    "ratio_overall": "",
+    "force_warning_levels": "red",
+    "inspected_within_days": "",
+    "registered_within_days": "30",
+    "pool_departments": "330100-FOOD",
+    "inspectors_per_task": "2",
+    "workload_cap": "",
+    "recusal_conflicts": "1",
+    "recusal_previous": "1",
 }
 
 
@@ -30,13 +44,31 @@ def seeded(app, users, reference):
 def test_rounds_list_and_form_render_for_a_supervisor(client, seeded):
     login(client, "supervisor")
     html = client.get("/rounds").get_data(as_text=True)
-    assert "2026年第一季度餐饮服务信用分类抽查" in html and "新建抽查计划" in html
+    assert "2026年第一季度餐饮服务信用分类抽查" in html
+    assert "新建抽查计划" in html
     form = client.get("/rounds/new").get_data(as_text=True)
-    for field in ("name=\"name\"", "scope_regions", "scope_industries", "scope_entity_types", "scope_business_types",
-                  "scope_licence_kinds", "ratio_A", "ratio_D", "ratio_overall", "force_warning_levels",
-                  "inspected_within_days", "registered_within_days", "drawn_this_year", "a_grade_no_disturbance",
-                  "pool_departments", "inspectors_per_task", "workload_cap", "recusal_conflicts",
-                  "recusal_previous", "csrf_token"):
+    for field in (
+        'name="name"',
+        "scope_regions",
+        "scope_industries",
+        "scope_entity_types",
+        "scope_business_types",
+        "scope_licence_kinds",
+        "ratio_A",
+        "ratio_D",
+        "ratio_overall",
+        "force_warning_levels",
+        "inspected_within_days",
+        "registered_within_days",
+        "drawn_this_year",
+        "a_grade_no_disturbance",
+        "pool_departments",
+        "inspectors_per_task",
+        "workload_cap",
+        "recusal_conflicts",
+        "recusal_previous",
+        "csrf_token",
+    ):
         assert field in form, field
 
 
@@ -46,31 +78,44 @@ def test_supervisor_defines_previews_draws_and_publishes_a_round(client, seeded,
     created = client.post("/rounds/new", data=ROUND_FORM)
     assert created.status_code == 302, created.get_data(as_text=True)[:2000]
     rnd = db.session.scalar(select(SamplingRound).where(SamplingRound.name == "控制台测试抽查"))
-    assert rnd.state == "committed" and rnd.ratios == {"A": 0.2, "B": 0.3, "C": 0.5, "D": 0.8}
-    assert rnd.scope == {"regions": ["330100"]} and rnd.force_warning_levels == ["red"]
+    assert rnd.state == "committed"
+    assert rnd.ratios == {"A": 0.2, "B": 0.3, "C": 0.5, "D": 0.8}
+    assert rnd.scope == {"regions": ["330100"]}
+    assert rnd.force_warning_levels == ["red"]
     assert rnd.exclusions["registered_within_days"] == 30
     detail = client.get(f"/rounds/{rnd.id}").get_data(as_text=True)
-    assert "抽取预览" in detail and "预计抽取" in detail and rnd.seed not in detail  # seed hidden until drawn
+    assert "抽取预览" in detail
+    assert "预计抽取" in detail
+    assert rnd.seed not in detail
 
     drawn = client.post(f"/rounds/{rnd.id}/draw", follow_redirects=True)
     assert drawn.status_code == 200
     html = drawn.get_data(as_text=True)
-    assert "抽取完成" in html and "任务进度与结果" in html
+    assert "抽取完成" in html
+    assert "任务进度与结果" in html
     db.session.expire_all()
     n = len(db.session.scalars(select(DrawnEntity).where(DrawnEntity.round_id == rnd.id)).all())
-    assert n > 0 and rnd.seed in html
+    assert n > 0
+    assert rnd.seed in html
     assert db.session.scalars(select(Task).where(Task.round_id == rnd.id)).first() is not None
     again = client.post(f"/rounds/{rnd.id}/draw", follow_redirects=True).get_data(as_text=True)
     assert "已抽取" in again  # a second draw is refused, with the reason
 
-    exported = client.get(f"/export/round-entities.csv?round={rnd.id}").get_data(as_text=True).lstrip("\ufeff")
+    exported = (
+        client.get(f"/export/round-entities.csv?round={rnd.id}")
+        .get_data(as_text=True)
+        .lstrip("\ufeff")
+    )
     assert len(list(csv.DictReader(io.StringIO(exported)))) == n
 
-    published = client.post(f"/rounds/{rnd.id}/publish", follow_redirects=True).get_data(as_text=True)
+    published = client.post(f"/rounds/{rnd.id}/publish", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "已公示" in published
     client.post("/logout")
     public = client.get(f"/public/rounds/{rnd.id}").get_data(as_text=True)
-    assert "控制台测试抽查" in public and rnd.seed in public
+    assert "控制台测试抽查" in public
+    assert rnd.seed in public
     replay = client.get(f"/public/rounds/{rnd.id}/replay").get_data(as_text=True)
     assert "复核通过" in replay
 
@@ -81,7 +126,8 @@ def test_invalid_round_is_shown_again_with_the_reason(client, seeded):
     response = client.post("/rounds/new", data=bad)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "period_end" in html and "控制台测试抽查" in html  # values kept
+    assert "period_end" in html
+    assert "控制台测试抽查" in html
 
 
 def test_analyst_sees_rounds_but_cannot_write(client, seeded):
@@ -93,4 +139,7 @@ def test_analyst_sees_rounds_but_cannot_write(client, seeded):
     assert client.post("/rounds/new", data=ROUND_FORM).status_code == 403
     assert client.post(f"/rounds/{seeded['round_id']}/draw").status_code == 403
     assert client.post(f"/rounds/{seeded['round_id']}/publish").status_code == 403
-    assert db.session.scalar(select(SamplingRound).where(SamplingRound.name == "控制台测试抽查")) is None
+    assert (
+        db.session.scalar(select(SamplingRound).where(SamplingRound.name == "控制台测试抽查"))
+        is None
+    )
