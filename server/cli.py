@@ -111,6 +111,8 @@ def _register_optional() -> None:
     for module, name in (
         ("server.commands.history", "evaluate_history"),
         ("server.commands.demo", "demo"),
+        ("server.commands.demo", "demo_info"),
+        ("server.commands.rounds", "draw_group"),
         ("server.commands.simulate", "simulate"),
         ("server.commands.bench", "bench"),
         ("server.commands.models", "models_group"),

@@ -13,13 +13,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from server.audit.models import AuditEvent
 from server.db import utcnow
 
 GENESIS = "0" * 64
+_TAIL = "shuangsui.audit_tail"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_tail(session: Session, transaction: object) -> None:
+    """A new transaction (or after a savepoint) re-reads the tail: others may have appended."""
+    session.info.pop(_TAIL, None)
 _LOCK_KEY = 0x5A5E  # advisory lock id for the audit chain
 
 
@@ -42,11 +49,18 @@ def record(
     object_id: Any = None,
     **data: Any,
 ) -> AuditEvent:
-    """Append an event in the caller's transaction (committed with the change it records)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    last = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    event = AuditEvent(
+    """Append an event in the caller's transaction (committed with the change it records).
+
+    The chain's tail is read once per transaction (under the PostgreSQL advisory lock,
+    held until the transaction ends) and then kept in ``session.info``; events of one
+    transaction are inserted in the order they were recorded.
+    """
+    last = session.info.get(_TAIL)
+    if last is None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        last = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    entry = AuditEvent(
         at=utcnow(),
         actor=actor,
         action=action,
@@ -55,10 +69,10 @@ def record(
         data=json.loads(json.dumps(data, ensure_ascii=False, default=str)),
         prev_hash=last or GENESIS,
     )
-    event.hash = _digest(event.prev_hash, _payload(event))
-    session.add(event)
-    session.flush()
-    return event
+    entry.hash = _digest(entry.prev_hash, _payload(entry))
+    session.add(entry)
+    session.info[_TAIL] = entry.hash
+    return entry
 
 
 @dataclass
@@ -112,4 +126,5 @@ def record_many(session: Session, actor: str, events: list[tuple[str, str, Any, 
         rows.append(event)
     session.add_all(rows)
     session.flush()
+    session.info[_TAIL] = prev
     return len(rows)

@@ -378,14 +378,13 @@ def progress_chart(counts: dict[str, int], labels: dict[str, str], title: str) -
     option["tooltip"] = {"trigger": "item"}
     option.update(
         {
-            "legend": {"bottom": 0},
             "series": [
                 {
                     "name": "任务",
                     "type": "pie",
                     "radius": ["40%", "68%"],
-                    "center": ["50%", "52%"],
-                    "label": {"formatter": "{b}\n{c}"},
+                    "center": ["50%", "56%"],
+                    "label": {"formatter": "{b}\n{c} 项"},
                     "data": [
                         {"name": labels.get(k, k), "value": v} for k, v in counts.items() if v
                     ],

@@ -8,9 +8,9 @@ from server.extensions import db
 
 
 def _chain(n: int = 5) -> list[int]:
-    ids = [record(db.session, "tester", "thing.change", "thing", i, value=i).id for i in range(n)]
+    events = [record(db.session, "tester", "thing.change", "thing", i, value=i) for i in range(n)]
     db.session.commit()
-    return ids
+    return [e.id for e in events]
 
 
 def test_intact_chain_verifies(app):
