@@ -55,10 +55,17 @@ def rate_bars(
     baseline: float | None = None,
     baseline_label: str = "随机抽查",
 ) -> dict[str, Any]:
-    """Hit rate per category as bars with their 95 % Wilson interval as whiskers."""
-    # The rate is written under each category: a label on the bar would sit under the whisker.
+    """Hit rate per category as bars with their 95 % Wilson interval as whiskers.
+
+    Up to six categories stand as columns; more lie as horizontal bars (long Chinese
+    names stay readable), and the chart grows with them (``_height``).
+    """
+    horizontal = len(rows) > 6
+    # The rate is written beside each category: a label on the bar would sit under the whisker.
+    sep = "  " if horizontal else "\n"
     labels = [
-        f"{r['label']}\n{pct(r['hit_rate']) if r['hit_rate'] is not None else '—'}%" for r in rows
+        f"{r['label']}{sep}{pct(r['hit_rate']) if r['hit_rate'] is not None else '—'}%"
+        for r in rows
     ]
     bars = []
     for r in rows:
@@ -71,42 +78,48 @@ def rate_bars(
         if colour:
             item["itemStyle"] = {"color": colour}
         bars.append(item)
+    category = {"type": "category", "data": labels, "axisLabel": {"interval": 0, "lineHeight": 16}}
+    value = {"type": "value", "name": "命中率 %", "axisLabel": {"formatter": "{value}%"}}
     option = _base(title, subtitle)
     option.update(
         {
             "legend": {"top": 8, "right": 12, "data": ["命中率", "95% 置信区间"]},
-            "xAxis": {
-                "type": "category",
-                "data": labels,
-                "axisLabel": {
-                    "interval": 0,
-                    "rotate": 30 if len(labels) > 6 else 0,
-                    "lineHeight": 16,
-                },
-            },
-            "yAxis": {"type": "value", "name": "命中率 %", "axisLabel": {"formatter": "{value}%"}},
+            "xAxis": value if horizontal else category,
+            "yAxis": {**category, "inverse": True} if horizontal else value,
             "series": [
-                {"name": "命中率", "type": "bar", "data": bars, "barMaxWidth": 48},
+                {
+                    "name": "命中率",
+                    "type": "bar",
+                    "data": bars,
+                    "barMaxWidth": 48 if not horizontal else 18,
+                },
                 {
                     "name": "95% 置信区间",
                     "type": "errorbar",
+                    "horizontal": horizontal,
                     "data": [[i, pct(r["ci95"][0]), pct(r["ci95"][1])] for i, r in enumerate(rows)],
                 },
             ],
         }
     )
+    if horizontal:
+        option["_height"] = 150 + 30 * len(rows)
+        option["tooltip"]["axisPointer"] = {"type": "shadow"}
+        value.update(nameLocation="middle", nameGap=28)
+        option["grid"]["bottom"] = 40
     if baseline is not None:
         option["series"][0]["markLine"] = {
             "symbol": "none",
             "lineStyle": {"type": "dashed", "color": "#4a5568"},
             "label": {
                 "formatter": f"{baseline_label}\n{pct(baseline)}%",
-                "position": "end",
+                "position": "start" if horizontal else "end",
                 "color": "#4a5568",
             },
-            "data": [{"yAxis": pct(baseline)}],
+            "data": [{"xAxis" if horizontal else "yAxis": pct(baseline)}],
         }
-        option["grid"]["right"] = 72
+        if not horizontal:
+            option["grid"]["right"] = 72
     return option
 
 

@@ -226,13 +226,56 @@ def models_with_outcomes(session: Session) -> list[str]:
     return [m for m in MODEL_NAMES if m in seen]
 
 
+GRADE_INDEX = {g: i for i, g in enumerate(GRADES)}  # the pool snapshot's stratum codes
+
+
+def _pool_sizes(path: str | None) -> tuple[float | None, dict[int, float] | None]:
+    """Return the size and per-stratum sizes of a draw's frame (pool minus exclusions)."""
+    if not path:
+        return None, None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            frame = ~z["excluded"]
+            strata = z["strata"][frame]
+    except (OSError, KeyError, ValueError):
+        return None, None
+    return float(frame.sum()), {int(h): float((strata == h).sum()) for h in np.unique(strata)}
+
+
+def ht_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean of the per-round estimates by channel, its interval from their standard errors.
+
+    The same pooling as ``shuangsui simulate`` reports for its credit-weighted rounds.
+    """
+    out = []
+    for channel in ("credit_weighted", "random"):
+        est = [r for r in rows if r["channel"] == channel and r["ht_rate"] is not None]
+        if not est:
+            continue
+        mean = float(np.mean([r["ht_rate"] for r in est]))
+        half = float(np.sqrt(sum(((r["ci95"][1] - r["ci95"][0]) / 2) ** 2 for r in est)) / len(est))
+        out.append(
+            {
+                "channel": channel,
+                "rounds": len(est),
+                "ht_rate": mean,
+                "ci95": [mean - half, mean + half],
+                "inspected": sum(r["inspected"] for r in est),
+                "problems": sum(r["problems"] for r in est),
+            }
+        )
+    return out
+
+
 def ht_estimates(session: Session) -> list[dict[str, Any]]:
     """Horvitz–Thompson estimate of the population violation rate from each drawn round.
 
     Units are the drawn entities whose inspection result is recorded, weighted by the
-    inclusion probability stored with the draw; a stratified round uses its strata
-    (the exact stratified variance), other designs the with-replacement approximation.
-    Drawn units not yet inspected are left out (Hájek ratio over those inspected).
+    inclusion probability stored with the draw. With the round's pool snapshot, N and the
+    stratum sizes come from it (as in ``shuangsui simulate``): a stratified round gets the
+    exact stratified variance over its credit-grade strata, a uniform round one stratum,
+    a πps round the with-replacement approximation. Without the snapshot N is estimated
+    by Σ 1/π (Hájek). Drawn units not yet inspected are left out.
     """
     rounds = session.scalars(
         select(SamplingRound)
@@ -285,16 +328,19 @@ def ht_estimates(session: Session) -> list[dict[str, Any]]:
         if units:
             pi = np.array([u[0] for u in units])
             y = np.array([u[2] for u in units], dtype=np.float64)
+            size, sizes = _pool_sizes(rnd.pool_path)
             strata = None
             if rnd.design == "stratified":
-                codes = {s: i for i, s in enumerate(sorted({str(u[1]) for u in units}))}
-                strata = np.array([codes[str(u[1])] for u in units], dtype=np.int64)
-            est = horvitz_thompson(y, pi, strata=strata)
+                strata = np.array([GRADE_INDEX.get(str(u[1]), 1) for u in units], dtype=np.int64)
+            elif rnd.design == "uniform":
+                strata = np.zeros(len(units), dtype=np.int64)
+                sizes = {0: size} if size is not None else None
+            est = horvitz_thompson(y, pi, N=size, strata=strata, stratum_sizes=sizes)
             row.update(
                 naive_rate=float(y.mean()),
                 ht_rate=est.mean,
                 se=est.se,
-                ci95=list(est.ci95),
+                ci95=[float(c) for c in est.ci95],
                 population=est.N,
             )
         out.append(row)
@@ -388,6 +434,7 @@ __all__ = [
     "channel_periods",
     "grade_distribution",
     "ht_estimates",
+    "ht_summary",
     "lift_curve",
     "model_evaluations",
     "models_with_outcomes",

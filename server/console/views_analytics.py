@@ -144,12 +144,20 @@ def model_evaluation() -> Any:
 @roles_required(*OFFICE)
 def estimates() -> Any:
     rows = queries.ht_estimates(db.session)
+    summary = queries.ht_summary(rows)
     grades = queries.grade_distribution(db.session)
     figures = {
         "ht": charts.ht_chart(rows, "总体违法率估计：按抽查计划"),
         "grades": charts.grade_chart(grades, "信用等级分布"),
     }
-    return render_template("console/estimates.html", rows=rows, grades=grades, figures=figures)
+    return render_template(
+        "console/estimates.html",
+        rows=rows,
+        summary=summary,
+        grades=grades,
+        figures=figures,
+        channels=CHANNELS,
+    )
 
 
 # ---- exports (CSV / JSON) of the tables above that have no API of their own --------------

@@ -309,8 +309,8 @@ def entity_page(uscc: str) -> Any:
         figure["series"] = figure["series"][:1]
         figure["series"][0]["name"] = "风险分值"
         figure["legend"] = {"show": False}
-        figure["yAxis"]["name"] = "分值 %"
-        figure["yAxis"]["max"] = 100
+        axis = figure["xAxis"] if figure["xAxis"]["type"] == "value" else figure["yAxis"]
+        axis["name"], axis["max"] = "分值 %", 100
     draws = db.session.execute(
         select(
             SamplingRound.id,

@@ -143,3 +143,39 @@ def test_analyst_sees_rounds_but_cannot_write(client, seeded):
         db.session.scalar(select(SamplingRound).where(SamplingRound.name == "控制台测试抽查"))
         is None
     )
+
+
+def test_ht_estimate_agrees_with_the_simulator(client, seeded, tmp_path, app):
+    import datetime as dt
+
+    from server.console.queries import ht_estimates
+    from server.inspections.models import InspectionResult
+    from server.simulation.run import _ht_estimate
+
+    app.config["POOL_DIR"] = str(tmp_path / "pools")
+    login(client, "supervisor")
+    client.post("/rounds/new", data=ROUND_FORM)
+    rnd = db.session.scalar(select(SamplingRound).where(SamplingRound.name == "控制台测试抽查"))
+    client.post(f"/rounds/{rnd.id}/draw")
+    tasks = db.session.scalars(select(Task).where(Task.round_id == rnd.id).order_by(Task.id)).all()
+    for i, t in enumerate(tasks):
+        t.state = "done"
+        db.session.add(
+            InspectionResult(
+                task_id=t.id,
+                entity_id=t.entity_id,
+                channel=t.channel,
+                round_id=rnd.id,
+                inspected_on=dt.date(2026, 8, 1),
+                problem_found=i % 3 == 0,
+                problem_domains=[],
+                checked_domains=["food_safety"],
+                failed_items=[],
+            )
+        )
+    db.session.commit()
+    mine = next(r for r in ht_estimates(db.session) if r["round_id"] == rnd.id)
+    mean, low, high = _ht_estimate(db.session, db.session.get(SamplingRound, rnd.id))
+    assert mine["ht_rate"] == pytest.approx(mean)
+    assert mine["ci95"] == pytest.approx([low, high])
+    assert mine["population"] == rnd.pool_size
