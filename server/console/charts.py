@@ -246,17 +246,30 @@ def calibration_chart(bins: Sequence[dict[str, Any]], title: str) -> dict[str, A
     return _x_named(option)
 
 
-def precision_over_versions(rows: Iterable[dict[str, Any]], title: str) -> dict[str, Any]:
-    """Precision of each model's versions placed at the date each version first warned."""
+def precision_over_versions(
+    rows: Iterable[dict[str, Any]], title: str, *, shown: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Precision of each model's versions placed at the date each version first warned.
+
+    Only the models in ``shown`` (labels) start visible; the legend adds the others.
+    """
     by_model: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r["precision"] is not None and r["first_issued_on"] is not None:
             by_model.setdefault(r["model_label"], []).append(r)
-    option = _base(title, "每个版本自首次发出预警起的精确率（发现问题 ÷ 已核查）")
+    option = _base(
+        title, "每个版本自首次发出预警起的精确率（发现问题 ÷ 已核查）；点击图例加入其他模型"
+    )
     option["tooltip"] = {"trigger": "item"}
     option.update(
         {
-            "legend": {"top": 8, "right": 12, "width": "55%", "type": "scroll"},
+            "legend": {
+                "top": 8,
+                "right": 12,
+                "width": "55%",
+                "type": "scroll",
+                **({"selected": {m: m in shown for m in by_model}} if shown else {}),
+            },
             "xAxis": {"type": "time", "nameLocation": "middle", "nameGap": 30, "name": "版本启用"},
             "yAxis": {
                 "type": "value",
@@ -269,6 +282,7 @@ def precision_over_versions(rows: Iterable[dict[str, Any]], title: str) -> dict[
                     "name": label,
                     "type": "line",
                     "symbolSize": 9,
+                    "label": {"show": True, "position": "top", "formatter": "v{@[2]}"},
                     "data": [
                         [r["first_issued_on"].isoformat(), pct(r["precision"]), r["model_version"]]
                         for r in items

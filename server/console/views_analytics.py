@@ -120,8 +120,9 @@ def model_evaluation() -> Any:
         chosen = available[0] if available else None
     current = evaluations.get(chosen) if chosen else None
     precision = queries.precision_by_version(db.session)
+    shown = [current["model_label"]] if current else []
     figures: dict[str, Any] = {
-        "precision": charts.precision_over_versions(precision, "模型精确率：按版本")
+        "precision": charts.precision_over_versions(precision, "模型精确率：按版本", shown=shown)
     }
     if current:
         figures["lift"] = charts.lift_chart(

@@ -1,5 +1,7 @@
 """Take screenshots of the console on an existing database (e.g. one simulate filled).
 
+    SHUANGSUI_DATABASE_URL=sqlite:////tmp/sim.db .venv/bin/python tests/browser/shoot.py USER PASS
+
 Serves the app on a free port in a thread, logs in through the form and saves full-page
 screenshots of the analytics pages to docs/screenshots/console-sim-*.png.
 """
