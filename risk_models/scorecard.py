@@ -590,15 +590,16 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         coef = np.zeros(p)
         intercept = float(np.log(np.dot(sw, y01) / np.dot(sw, 1.0 - y01)))
         while usable.any():
-            lr = LogisticRegression(C=self.C, max_iter=1000, tol=1e-8)
+            lr = LogisticRegression(C=self.C, max_iter=1000, tol=1e-7)
             lr.fit(W[:, usable], y01, sample_weight=sw)
             c = lr.coef_[0]
             if np.all(c <= 0):
                 coef[usable] = c
                 intercept = float(lr.intercept_[0])
                 break
-            # a positive weight on WoE would invert the monotone bins: drop the worst
-            usable[np.flatnonzero(usable)[np.argmax(c)]] = False
+            # a positive weight on WoE would invert the monotone bins (collinearity):
+            # drop those features and refit
+            usable[np.flatnonzero(usable)[c > 0]] = False
         self.coef_ = coef
         self.intercept_ = intercept
         self._scale()
