@@ -107,6 +107,26 @@ def build_demo(*, entities: int, periods: int, seed: int, today: dt.date) -> Non
     }, actor="supervisor")
     rounds.run_draw(session, rnd, actor="supervisor", today=today, pool_dir=ctx.pool_dir, calendar=ctx.calendar)
     step("open round")
+    # A few of today's Hangzhou warnings handed to the demo inspectors (food safety first).
+    from sqlalchemy import case
+
+    from server.warnings import services as warnings
+    from server.warnings.models import Warning
+
+    candidates = session.scalars(select(Warning).where(Warning.state == "issued", Warning.region_code.like("3301%"))
+                                 .order_by(Warning.model != "food_safety",
+                                           case((Warning.level == "red", 0), (Warning.level == "orange", 1), else_=2),
+                                           Warning.id)
+                                 .limit(3)).all()
+    for w in candidates:
+        warnings.dispatch(session, [w.id], user=None, actor="supervisor", today=today)
+        session.refresh(w)
+        if w.state != "dispatched":
+            continue
+        warnings.transition(session, w, "accepted", actor="supervisor", today=today)
+        warnings.start_inspection(session, w, actor="supervisor", today=today,
+                                  inspectors=[inspectors[0].id, inspectors[1].id])
+    session.commit()
 
 
 @click.command("demo-info")
@@ -118,5 +138,5 @@ def demo_info(url: str) -> None:
     click.echo("  演示账号 / demo logins:")
     for username, password, roles, name in DEMO_USERS:
         click.echo(f"    {roles[0]:<10} {username:<11} / {password:<14} ({name})")
-    click.echo(f"  API: {url}api/v1/openapi.json   公示 (public): {url}public/")
+    click.echo(f"  API: {url}api/v1/openapi.json   公示 (public): {url}public")
     click.echo("")

@@ -237,6 +237,7 @@ def report(session: Session, ctx: Context) -> dict[str, Any]:
                           "ci95": row["ci95"]}
     base = channels["random"]["hit_rate"]
     lift = {k: (channels[k]["hit_rate"] / base if base else 0.0) for k in ("credit_weighted", "risk_warning")}
+    lift_ci = {k: _ratio_ci(channels[k], channels["random"]) for k in lift}
     loop = warnings.loop_figures(session)
     ht = np.array(ctx.ht, dtype=np.float64)
     per_model = {r["model"]: r for r in model_precision(session)}
@@ -256,6 +257,7 @@ def report(session: Session, ctx: Context) -> dict[str, Any]:
         "entities": cfg.entities, "periods": cfg.periods, "seed": cfg.seed, "signal": cfg.signal,
         "channels": channels,
         "lift": {k: round(v, 3) for k, v in lift.items()},
+        "lift_ci95": lift_ci,
         "warnings": {"issued": loop.issued, "handled": loop.handled, "entities": loop.entities,
                      "problem_entities": loop.problem_entities,
                      "handling_rate": round(loop.handling_rate, 4) if loop.handling_rate is not None else None,
@@ -265,6 +267,20 @@ def report(session: Session, ctx: Context) -> dict[str, Any]:
         "models": models,
         "grades": _grade_rates(session, results),
     }
+
+
+def _ratio_ci(a: dict[str, Any], b: dict[str, Any]) -> list[float] | None:
+    """95 % interval of the ratio of two hit rates (log-ratio normal approximation, Katz 1978)."""
+    from scipy.stats import norm
+
+    n1, k1, n2, k2 = a["inspections"], a["problems"], b["inspections"], b["problems"]
+    if not (n1 and k1 and n2 and k2):
+        return None
+    p1, p2 = k1 / n1, k2 / n2
+    se = float(np.sqrt((1 - p1) / k1 + (1 - p2) / k2))
+    z = float(norm.ppf(0.975))
+    r = p1 / p2
+    return [round(r * float(np.exp(-z * se)), 3), round(r * float(np.exp(z * se)), 3)]
 
 
 def _grade_rates(session: Session, results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -22,7 +22,9 @@ import pytest
 pytestmark = pytest.mark.kivy
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to a temporary directory unless SHUANGSUI_SCREENSHOTS names one
+# (e.g. docs/screenshots when refreshing the documentation), so a test run leaves the tree clean.
+SHOTS = Path(os.environ.get("SHUANGSUI_SCREENSHOTS") or Path(os.environ.get("TMPDIR", "/tmp")) / "shuangsui-shots")
 WIDTH, HEIGHT = 480, 800  # a width divisible by 4: glReadPixels rows are 4-byte aligned
 
 if not os.environ.get("DISPLAY"):
