@@ -394,10 +394,10 @@ class CreditModel:
             that cost most points, each ``{"code", "label", "points_lost"}``.
         """
         X = self._check(X)
-        scores = self.score(X)
+        scores, r = self.scorecard_.score_with_reasons(X, top=self.top)
+        scores[np.isnan(X).all(axis=1)] = np.nan
         g = _grade(scores, cutoffs=self.cutoffs_, target_shares=None,
                    serious_violation=serious_violation, abnormal_list=abnormal_list)
-        r = self.scorecard_.reasons(X, top=self.top)
         r.index[g.no_data] = -1
         reasons = self._reason_dicts(r.index, r.points_lost)
         for mask, code in ((g.serious, "serious_violation"), (g.capped, "abnormal_list"),

@@ -272,3 +272,10 @@ EXPECTED_FAILURES = {
 @parametrize_with_checks([Scorecard()], expected_failed_checks=lambda est: EXPECTED_FAILURES)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_score_with_reasons_matches(fitted):
+    m, X, _ = fitted
+    s, r = m.score_with_reasons(X, top=2)
+    np.testing.assert_array_equal(s, m.score(X))
+    np.testing.assert_array_equal(r.index, m.reasons(X, top=2).index)
