@@ -12,6 +12,7 @@ from server.extensions import api, csrf, db
 def register(app: Flask) -> None:
     from server.analytics.api import blp as analytics_api
     from server.auth.api import blp as auth_api
+    from server.credit.api import blp as credit_api
     from server.console.views import bp as console_bp
     from server.entities.api import blp as entities_api
     from server.inspections.api import blp as submissions_api
@@ -22,7 +23,7 @@ def register(app: Flask) -> None:
     from server.warnings.api import blp as warnings_api
 
     for blp in (auth_api, reference_api, entities_api, tasks_api, submissions_api, warnings_api,
-                rounds_api, analytics_api, public_api):
+                rounds_api, analytics_api, public_api, credit_api):
         csrf.exempt(blp)
         api.register_blueprint(blp)
     app.register_blueprint(console_bp)

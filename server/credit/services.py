@@ -11,6 +11,8 @@ until enough outcomes exist the published points table
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,14 @@ from sqlalchemy.orm import Session
 
 from risk_models.credit_prior import PriorScorecard
 from risk_models.features import FEATURES
+from risk_models.persist import ModelVersionError
 from server.audit.services import record
 from server.credit.models import CreditScore
 from server.entities.models import Entity
 from server.inspections.models import InspectionResult
 from server.risk.models import FeatureSnapshot, ModelVersion
 
+log = logging.getLogger(__name__)
 CREDIT_DIMENSIONS = ("basic", "operation", "compliance", "supervision", "social")
 #: Minimum recorded outcomes (and problems among them) before the scorecard is trained.
 MIN_OUTCOMES, MIN_PROBLEMS = 300, 30
@@ -79,14 +83,21 @@ def train_credit(session: Session, *, until: dt.date, model_dir: str | Path, act
     X, y = labelled_outcomes(session, names, until=until)
     if len(y) < MIN_OUTCOMES or y.sum() < MIN_PROBLEMS:
         return None
-    model = CreditModel().fit(X, y, feature_names=names)
+    from server.risk.features import load_snapshot
+
+    latest = session.scalar(select(FeatureSnapshot.as_of).where(FeatureSnapshot.as_of <= until)
+                            .order_by(FeatureSnapshot.as_of.desc()).limit(1))
+    population = load_snapshot(session, latest).matrix(names) if latest else None
+    first = session.scalar(select(func.min(InspectionResult.inspected_on)))
+    model = CreditModel().fit(X, y, feature_names=names, population=population,
+                              trained_from=first.isoformat() if first else None, trained_to=until.isoformat())
     count = session.scalar(select(func.count()).select_from(ModelVersion).where(ModelVersion.name == "credit")) or 0
     tag = f"credit.{count + 1}"
     path = Path(model_dir) / "credit" / f"credit-{tag}"
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     session.execute(update(ModelVersion).where(ModelVersion.name == "credit").values(active=False))
-    session.add(ModelVersion(name="credit", version=tag, trained_from=None, trained_to=until, n_samples=len(y),
+    session.add(ModelVersion(name="credit", version=tag, trained_from=first, trained_to=until, n_samples=len(y),
                              n_positive=int(y.sum()), thresholds=[], metrics={}, path=str(path), active=True))
     record(session, actor, "credit.train", "model", "credit", version=tag, samples=len(y), positives=int(y.sum()))
     session.commit()
@@ -99,39 +110,100 @@ def active_model(session: Session) -> tuple[Any, str]:
         try:
             from risk_models.credit import CreditModel
 
-            return CreditModel.load(version.path), version.version
-        except Exception:  # noqa: BLE001 - a missing or mismatched file falls back to the published table
-            pass
+            return CreditModel.load(version.path, feature_names=credit_features()), version.version
+        except (ModelVersionError, FileNotFoundError) as exc:
+            # refused (another code version or indicator list): say so, keep grading with the table
+            log.warning("credit model %s refused: %s; grading with the published points table", version.version, exc)
     return PriorScorecard(credit_features()), PriorScorecard.version
 
 
-def score_credit(session: Session, frame: Any, *, actor: str = "system", chunk: int = 50_000) -> dict[str, int]:
-    """Score and grade every entity of ``frame``; store grade history; return grade counts."""
-    model, version = active_model(session)
+@dataclass
+class CreditGrades:
+    """Credit scores of a frame's rows (arrays only), ready to be stored."""
+
+    scores: np.ndarray
+    grades: np.ndarray
+    reasons: list[Any]
+    overrides: np.ndarray
+    no_data: np.ndarray
+
+
+def grade_frame(model: Any, frame: Any) -> CreditGrades:
+    """Score and grade every row of ``frame`` with ``model`` (no database: runs on any worker)."""
     names = credit_features()
     X = frame.matrix(names)
     serious = frame.column("on_serious_violation_list") > 0
     abnormal = frame.column("on_abnormal_list") > 0
     scores, grades, reasons = model.grade(X, serious_violation=serious, abnormal_list=abnormal)
+    scores = np.asarray(scores, dtype=np.float64)
+    if np.isnan(scores).any():  # no data at all: default grade B, the median score
+        scores = np.where(np.isnan(scores), float(np.nanmedian(scores)) if (~np.isnan(scores)).any() else 500.0,
+                          scores)
     no_data = np.all(np.isnan(X) | (X == 0), axis=1) & (frame.column("age_years") < 0.5)
     grades = np.where(no_data & ~serious & ~abnormal, "B", grades)  # documented default for no data
     overrides = np.where(serious, "serious_violation", np.where(abnormal & (grades == "C"), "abnormal_list", ""))
-    as_of = frame.as_of
+    return CreditGrades(np.asarray(scores, dtype=np.float64), np.asarray(grades), list(reasons), overrides, no_data)
+
+
+NO_DATA_REASONS = [{"code": "no_data", "label": "无足够数据，默认B级", "points_lost": 0.0}]
+
+
+def store_credit(session: Session, entity_ids: np.ndarray, as_of: dt.date, result: CreditGrades, version: str,
+                 *, actor: str = "system") -> dict[str, int]:
+    """Store grade history and the entities' current grade in bulk; return grade counts."""
+    from server.risk.features import bulk_insert
+
+    scores, grades = result.scores, result.grades
     session.execute(delete(CreditScore).where(CreditScore.as_of == as_of))
-    ids = frame.entity_ids
-    for start in range(0, len(ids), chunk):
-        stop = min(len(ids), start + chunk)
-        session.execute(CreditScore.__table__.insert(), [
-            {"entity_id": int(ids[i]), "as_of": as_of, "score": float(scores[i]), "grade": str(grades[i]),
-             "override": overrides[i] or None,
-             "reasons": reasons[i] if not no_data[i] else [{"code": "no_data", "label": "无足够数据，默认B级",
-                                                            "points_lost": 0.0}],
-             "model_version": version} for i in range(start, stop)])
-        session.execute(update(Entity.__table__).where(Entity.__table__.c.id == bindparam("eid"))
-                        .values(credit_score=bindparam("s"), credit_grade=bindparam("g"))
-                        .execution_options(synchronize_session=False), [
-            {"eid": int(ids[i]), "s": float(scores[i]), "g": str(grades[i])} for i in range(start, stop)])
+    n = len(entity_ids)
+    grade_list = grades.astype(str).tolist()
+    score_list = scores.tolist()
+    bulk_insert(session, CreditScore.__table__, {
+        "entity_id": entity_ids.tolist(), "as_of": as_of, "score": score_list, "grade": grade_list,
+        "override": np.where(result.overrides == "", None, result.overrides).tolist(),
+        "reasons": [NO_DATA_REASONS if nd else r for r, nd in zip(result.reasons, result.no_data.tolist(),
+                                                                   strict=True)],
+        "model_version": version,
+    }, n)
+    _update_entities(session, entity_ids, score_list, grade_list)
     counts = {g: int((grades == g).sum()) for g in "ABCD"}
     record(session, actor, "credit.score", "credit", None, as_of=as_of.isoformat(), version=version, **counts)
     session.commit()
     return counts
+
+
+def _update_entities(session: Session, entity_ids: np.ndarray, scores: list[float], grades: list[str]) -> None:
+    """Denormalise the current grade onto ``entities`` (PostgreSQL: COPY to a temp table + one UPDATE)."""
+    conn = session.connection()
+    table = Entity.__table__
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()
+        with cursor:
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS credit_now (id integer, s double precision, g text) "
+                           "ON COMMIT DELETE ROWS")
+            cursor.execute("DELETE FROM credit_now")
+            with cursor.copy("COPY credit_now (id, s, g) FROM STDIN") as copy:
+                for row in zip(entity_ids.tolist(), scores, grades, strict=True):
+                    copy.write_row(row)
+            cursor.execute("UPDATE entities SET credit_score = c.s, credit_grade = c.g FROM credit_now c "
+                           "WHERE entities.id = c.id")
+        return
+    if conn.dialect.name == "sqlite":
+        conn.connection.dbapi_connection.cursor().executemany(
+            "UPDATE entities SET credit_score = ?, credit_grade = ? WHERE id = ?",
+            zip(scores, grades, entity_ids.tolist(), strict=True))
+        return
+    session.execute(update(table).where(table.c.id == bindparam("eid"))  # pragma: no cover - other databases
+                    .values(credit_score=bindparam("s"), credit_grade=bindparam("g"))
+                    .execution_options(synchronize_session=False),
+                    [{"eid": e, "s": s_, "g": g} for e, s_, g in zip(entity_ids.tolist(), scores, grades,
+                                                                      strict=True)])
+
+
+def score_credit(session: Session, frame: Any, *, actor: str = "system", chunk: int = 50_000) -> dict[str, int]:
+    """Score and grade every entity of ``frame``; store grade history; return grade counts.
+
+    ``chunk`` is kept for callers; rows are stored in one bulk statement (COPY on PostgreSQL).
+    """
+    model, version = active_model(session)
+    return store_credit(session, frame.entity_ids, frame.as_of, grade_frame(model, frame), version, actor=actor)
