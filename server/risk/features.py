@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Boolean, Float, Integer, Numeric, Select, select
+from sqlalchemy import JSON, Boolean, Date, Float, Integer, Numeric, Select, Table, select
 from sqlalchemy.orm import Session
 
 from risk_models.features import COMPLAINT_CATEGORIES, FEATURE_INDEX, FEATURES, TEST_KINDS
@@ -375,6 +378,44 @@ def read_frame(session: Session, query: Select[Any], names: list[str]) -> pd.Dat
     finally:
         result.close()
     return pd.DataFrame.from_records(rows, columns=names)
+
+
+def bulk_insert(session: Session, table: Table, columns: Mapping[str, Any], n: int) -> None:
+    """Insert ``n`` rows given column by column (a sequence of ``n`` values, or one scalar for all).
+
+    PostgreSQL receives the rows with ``COPY … FROM STDIN``; SQLite gets one driver
+    ``executemany`` of tuples; other databases fall back to a SQLAlchemy ``insert``.
+    JSON values are serialised and, on SQLite, dates written as ISO strings once per
+    column, as SQLAlchemy would. Runs in the session's transaction; the caller commits.
+    """
+    if n == 0:
+        return
+    conn = session.connection()
+    dialect = conn.dialect.name
+    names = list(columns)
+    cols: list[Any] = []
+    for name in names:
+        value, ctype = columns[name], table.c[name].type
+        scalar = isinstance(value, str | int | float | dt.date) or value is None
+        if isinstance(ctype, JSON):
+            dumps = json.dumps
+            value = dumps(value) if scalar else [None if v is None else dumps(v) for v in value]
+        elif isinstance(ctype, Date) and dialect == "sqlite":
+            value = value.isoformat() if scalar and value is not None else (
+                value if scalar else [None if v is None else v.isoformat() for v in value])
+        cols.append(itertools.repeat(value, n) if scalar else value)
+    rows = zip(*cols, strict=False)
+    if dialect == "postgresql":
+        cursor = conn.connection.dbapi_connection.cursor()
+        with cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    elif dialect == "sqlite":
+        marks = ", ".join("?" * len(names))
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
+        conn.connection.dbapi_connection.cursor().executemany(sql, rows)
+    else:  # pragma: no cover - other databases: the portable path
+        session.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
 
 
 def build_features(session: Session, as_of: dt.date) -> FeatureFrame:

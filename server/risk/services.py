@@ -35,7 +35,9 @@ __all__ = [
     "issue_from_scores",
     "load_models",
     "model_precision",
+    "score_frame",
     "score_models",
+    "store_scores",
     "train_model",
     "training_set",
 ]
@@ -56,12 +58,18 @@ class ScoreRun:
     as_of: dt.date
     entity_ids: np.ndarray
     per_model: dict[str, ModelScores] = field(default_factory=dict)
+    #: one column of scores per model (NaN where the model does not apply)
+    wide: dict[str, np.ndarray] = field(default_factory=dict)
+    max_level: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    max_model: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
 
 
 def _business_types(session: Session, entity_ids: np.ndarray) -> np.ndarray:
-    rows = session.execute(select(Entity.id, Entity.business_type).order_by(Entity.id)).all()
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    types = np.array([r[1] for r in rows], dtype=object)
+    from server.risk.features import read_frame
+
+    table = read_frame(session, select(Entity.id, Entity.business_type).order_by(Entity.id), ["id", "btype"])
+    ids = table["id"].to_numpy(dtype=np.int64)
+    types = table["btype"].to_numpy(dtype=object)
     pos = np.searchsorted(ids, entity_ids)
     return types[np.clip(pos, 0, max(len(ids) - 1, 0))]
 
@@ -76,6 +84,48 @@ def _version_tag(model: RiskModel) -> str:
     return str(getattr(model, "version_tag_", None) or f"{type(model).version}.0")
 
 
+def score_frame(frame: Any, btypes: np.ndarray, models: dict[str, RiskModel]) -> ScoreRun:
+    """Score every row of ``frame`` with every model (arrays only: no database).
+
+    ``btypes`` is each row's business type. Each model scores its whole business-type
+    population at once: graph and peer models compute their context over the rows
+    passed; non-applicable rows get no score (NaN in :attr:`ScoreRun.wide`).
+    """
+    n = len(frame.entity_ids)
+    run = ScoreRun(as_of=frame.as_of, entity_ids=frame.entity_ids,
+                   max_level=np.zeros(n, dtype=np.int8), max_model=np.full(n, None, dtype=object))
+    for name, model in models.items():
+        population = _population_rows(model, btypes)
+        X = frame.matrix(list(model.features))[population]
+        scores_all = model.score_samples(X)
+        applicable = model.applicable(X)
+        rows = population[applicable]
+        scores = scores_all[applicable]
+        levels = model.warning_levels(scores)
+        col = np.full(n, np.nan)
+        col[rows] = scores
+        run.wide[name] = col
+        better = levels > run.max_level[rows]
+        run.max_level[rows[better]] = levels[better]
+        run.max_model[rows[better]] = name
+        run.per_model[name] = ModelScores(name, _version_tag(model), rows, scores, levels, population)
+    return run
+
+
+def store_scores(session: Session, run: ScoreRun) -> None:
+    """Replace the stored scores of ``run.as_of`` with one wide row per entity (bulk)."""
+    from server.risk.features import bulk_insert
+
+    session.execute(delete(risk_scores).where(risk_scores.c.as_of == run.as_of))
+    columns: dict[str, Any] = {"entity_id": run.entity_ids.tolist(), "as_of": run.as_of}
+    for name, col in run.wide.items():
+        columns[f"s_{name}"] = np.where(np.isnan(col), None, col).tolist()
+    columns["max_level"] = run.max_level.tolist()
+    columns["max_model"] = run.max_model.tolist()
+    bulk_insert(session, risk_scores, columns, len(run.entity_ids))
+    session.commit()
+
+
 def score_models(
     session: Session,
     frame: Any,
@@ -84,44 +134,14 @@ def score_models(
     store: bool = True,
     chunk: int = 50_000,
 ) -> ScoreRun:
-    """Score every entity with every model and store one wide row per entity."""
-    n = len(frame.entity_ids)
-    run = ScoreRun(as_of=frame.as_of, entity_ids=frame.entity_ids)
-    btypes = _business_types(session, frame.entity_ids)
-    wide = {name: np.full(n, np.nan) for name in models}
-    max_level = np.zeros(n, dtype=np.int8)
-    max_model = np.full(n, None, dtype=object)
-    for name, model in models.items():
-        # Score the model's whole business-type population at once: graph and peer models
-        # compute their context over the rows passed; non-applicable rows score 0.
-        population = _population_rows(model, btypes)
-        X = frame.matrix(list(model.features))[population]
-        scores_all = model.score_samples(X)
-        applicable = model.applicable(X)
-        rows = population[applicable]
-        scores = scores_all[applicable]
-        levels = model.warning_levels(scores)
-        wide[name][rows] = scores
-        better = levels > max_level[rows]
-        max_level[rows[better]] = levels[better]
-        max_model[rows[better]] = name
-        run.per_model[name] = ModelScores(name, _version_tag(model), rows, scores, levels, population)
+    """Score every entity with every model and store one wide row per entity.
+
+    ``chunk`` is kept for callers; rows are now stored in one bulk statement (COPY on
+    PostgreSQL).
+    """
+    run = score_frame(frame, _business_types(session, frame.entity_ids), models)
     if store:
-        session.execute(delete(risk_scores).where(risk_scores.c.as_of == frame.as_of))
-        for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            batch = [
-                {
-                    "entity_id": int(frame.entity_ids[i]),
-                    "as_of": frame.as_of,
-                    **{f"s_{name}": (None if np.isnan(col[i]) else float(col[i])) for name, col in wide.items()},
-                    "max_level": int(max_level[i]),
-                    "max_model": max_model[i],
-                }
-                for i in range(start, stop)
-            ]
-            session.execute(risk_scores.insert(), batch)
-        session.commit()
+        store_scores(session, run)
     return run
 
 
