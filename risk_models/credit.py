@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from risk_models import persist
-from risk_models.features import DIMENSIONS, FEATURES, FEATURE_INDEX, feature
+from risk_models.features import DIMENSIONS, FEATURE_INDEX, FEATURES, feature
 from risk_models.scorecard import Scorecard, ks_statistic
 
 __all__ = [
@@ -97,7 +97,9 @@ def cutoffs_from_shares(scores: Any, target_shares: Sequence[float]) -> np.ndarr
     """
     shares = np.asarray(target_shares, dtype=np.float64)
     if shares.shape != (4,) or np.any(shares < 0) or not np.isclose(shares.sum(), 1.0):
-        raise ValueError(f"target_shares must be 4 non-negative shares summing to 1, got {target_shares}")
+        raise ValueError(
+            f"target_shares must be 4 non-negative shares summing to 1, got {target_shares}"
+        )
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
     if s.size == 0:
@@ -120,7 +122,9 @@ def _check_mask(mask: Any, n: int, name: str) -> np.ndarray:
 def _check_cutoffs(cutoffs: Any) -> np.ndarray:
     cut = np.asarray(cutoffs, dtype=np.float64)
     if cut.shape != (3,) or np.isnan(cut).any() or np.any(np.diff(cut) > 0):
-        raise ValueError(f"cutoffs must be 3 non-increasing scores (A, B, C minimum), got {cutoffs}")
+        raise ValueError(
+            f"cutoffs must be 3 non-increasing scores (A, B, C minimum), got {cutoffs}"
+        )
     return cut
 
 
@@ -311,7 +315,9 @@ class CreditModel:
             raise ValueError("feature_names has duplicates")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(names):
-            raise ValueError(f"X must have {len(names)} columns (feature_names), got shape {X.shape}")
+            raise ValueError(
+                f"X must have {len(names)} columns (feature_names), got shape {X.shape}"
+            )
         card = clone(self.scorecard) if self.scorecard is not None else Scorecard()
         card.set_params(directions=tuple(_direction(n) for n in names))
         self.scorecard_ = card.fit(X, y, sample_weight=sample_weight)

@@ -23,7 +23,6 @@ from risk_models.credit import (
 )
 from risk_models.features import FEATURES, feature
 from risk_models.persist import ModelVersionError
-from risk_models.scorecard import Scorecard
 
 POLISH = Path(__file__).resolve().parents[3] / "shared/data/external/polish-bankruptcy"
 
@@ -52,7 +51,8 @@ def test_credit_features_are_the_numeric_indicators_of_the_five_dimensions():
     assert all(feature(n).dimension != "domain" for n in CREDIT_FEATURE_NAMES)
     assert {feature(n).dimension for n in CREDIT_FEATURE_NAMES} == set(CREDIT_DIMENSIONS)
     assert CREDIT_FEATURES["penalties_3y"] == "近三年行政处罚次数"
-    assert "address_id" not in CREDIT_FEATURES and "peer_group_id" not in CREDIT_FEATURES
+    assert "address_id" not in CREDIT_FEATURES
+    assert "peer_group_id" not in CREDIT_FEATURES
     assert 35 <= len(CREDIT_FEATURES) <= 45
 
 
@@ -86,7 +86,8 @@ def test_overrides_and_their_reasons():
     assert g.tolist() == ["D", "C", "C", "D", "D"]
     assert r[0] == "列入严重违法失信名单，信用等级直接评为D级"
     assert r[1] == "列入经营异常名录，信用等级最高为C级"
-    assert r[2] == "" and r[3] == ""  # already C / D: the cap changed nothing
+    assert r[2] == ""
+    assert r[3] == ""
     assert r[4] == OVERRIDE_REASONS["serious_violation"]
 
 
@@ -97,7 +98,7 @@ def test_overrides_and_their_reasons():
      {"serious_violation": [True]}],
 )
 def test_bad_grading_arguments(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cutoffs|target_shares|serious_violation"):
         assign_grades([1.0, 2.0], **kwargs)
 
 
@@ -114,10 +115,13 @@ def test_model_scores_grades_and_reasons(model, province):
     Xt[0] = np.nan
     scores, grades, reasons = model.grade(Xt, serious_violation=[0, 1, 0, 0, 0, 0],
                                           abnormal_list=[0, 0, 1, 0, 0, 0])
-    assert np.isnan(scores[0]) and np.all((scores[1:] >= 0) & (scores[1:] <= 1000))
-    assert grades[0] == "B" and reasons[0] == [
+    assert np.isnan(scores[0])
+    assert np.all((scores[1:] >= 0) & (scores[1:] <= 1000))
+    assert grades[0] == "B"
+    assert reasons[0] == [
         {"code": "no_data", "label": NO_DATA_REASON, "points_lost": 0.0}]
-    assert grades[1] == "D" and reasons[1][0]["code"] == "serious_violation"
+    assert grades[1] == "D"
+    assert reasons[1][0]["code"] == "serious_violation"
     assert grades[2] in "CD"
     for row in reasons[1:]:
         points = [r for r in row if r["code"] in CREDIT_FEATURES]
@@ -170,9 +174,11 @@ def test_save_load_roundtrip(model, province, tmp_path):
     X, _ = province
     meta_path = model.save(tmp_path / "credit")
     meta = json.loads(meta_path.read_text("utf-8"))
-    assert meta["name"] == "credit" and meta["version"] == CreditModel.version
+    assert meta["name"] == "credit"
+    assert meta["version"] == CreditModel.version
     assert meta["features"] == list(CREDIT_FEATURE_NAMES)
-    assert meta["trained_from"] == "2023-01-01" and len(meta["extra"]["cutoffs"]) == 3
+    assert meta["trained_from"] == "2023-01-01"
+    assert len(meta["extra"]["cutoffs"]) == 3
     loaded = CreditModel.load(tmp_path / "credit")
     np.testing.assert_array_equal(loaded.score(X[:100]), model.score(X[:100]))
 

@@ -45,7 +45,9 @@ def test_bins_follow_the_given_direction():
     for fb in b.bins_:
         assert _monotone(fb.event_rate[:-1], fb.direction == "ascending")
     assert [fb.direction for fb in b.bins_[:2]] == ["ascending", "descending"]
-    assert b.iv_[0] > 0.2 and b.iv_[1] > 0.1 and b.iv_[2] < 0.05
+    assert b.iv_[0] > 0.2
+    assert b.iv_[1] > 0.1
+    assert b.iv_[2] < 0.05
 
 
 def test_auto_direction_uses_the_sign_of_the_association():
@@ -89,7 +91,8 @@ def test_missing_bin_exists_without_missing_training_values():
     X, y = _data()
     X = np.nan_to_num(X)
     b = MonotoneBinner().fit(X, y)
-    assert b.bins_[0].counts[-1] == 0 and b.bins_[0].woe[-1] == 0.0
+    assert b.bins_[0].counts[-1] == 0
+    assert b.bins_[0].woe[-1] == 0.0
     Xt = X[:5].copy()
     Xt[:, 0] = np.nan
     np.testing.assert_array_equal(b.transform(Xt)[:, 0], 0.0)
@@ -106,9 +109,11 @@ def test_constant_and_all_missing_columns():
     X[:, 1] = 3.0
     X[:, 2] = np.nan
     b = MonotoneBinner().fit(X, y)
-    assert b.bins_[1].n_bins == 2 and b.bins_[2].n_bins == 2
+    assert b.bins_[1].n_bins == 2
+    assert b.bins_[2].n_bins == 2
     m = Scorecard().fit(X, y)
-    assert m.coef_[1] == 0 and m.coef_[2] == 0
+    assert m.coef_[1] == 0
+    assert m.coef_[2] == 0
     assert np.all(np.isfinite(m.score(X)))
 
 
@@ -146,13 +151,15 @@ def test_scorecard_params_are_checked(params, error):
 def test_points_range_and_direction(fitted):
     m, X, y = fitted
     s = m.score(X)
-    assert s.min() >= 0 and s.max() <= 1000
+    assert s.min() >= 0
+    assert s.max() <= 1000
     p = m.predict_proba(X)[:, 1]
     # higher score = lower event probability (a strictly decreasing map)
     order = np.argsort(s)
     assert np.all(np.diff(p[order]) <= 1e-12)
     extreme = Scorecard(pdo=400.0, base_score=900.0).fit(X, y).score(X)
-    assert extreme.min() >= 0 and extreme.max() == 1000
+    assert extreme.min() >= 0
+    assert extreme.max() == 1000
 
 
 def test_points_add_up_to_the_score(fitted):
@@ -221,7 +228,7 @@ def test_reasons_sorted_and_sized(fitted):
     assert r.index.shape == (len(X), 3)  # capped at the number of features
     assert np.all(np.diff(r.points_lost, axis=1) <= 0)
     assert m.reasons(X, top=0).index.shape == (len(X), 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="top"):
         m.reasons(X, top=-1)
 
 
@@ -254,7 +261,7 @@ def test_ks_statistic():
     y = np.array([0, 0, 1, 1])
     assert ks_statistic(y, [0.1, 0.2, 0.8, 0.9]) == 1.0
     assert ks_statistic(y, [0.5, 0.5, 0.5, 0.5]) == 0.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="both classes"):
         ks_statistic([1, 1], [0.1, 0.2])
 
 
