@@ -380,6 +380,10 @@ def read_frame(session: Session, query: Select[Any], names: list[str]) -> pd.Dat
     return pd.DataFrame.from_records(rows, columns=names)
 
 
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value  # None and ISO strings pass
+
+
 def bulk_insert(session: Session, table: Table, columns: Mapping[str, Any], n: int) -> None:
     """Insert ``n`` rows given column by column (a sequence of ``n`` values, or one scalar for all).
 
@@ -401,8 +405,7 @@ def bulk_insert(session: Session, table: Table, columns: Mapping[str, Any], n: i
             dumps = json.dumps
             value = dumps(value) if scalar else [None if v is None else dumps(v) for v in value]
         elif isinstance(ctype, Date) and dialect == "sqlite":
-            value = value.isoformat() if scalar and value is not None else (
-                value if scalar else [None if v is None else v.isoformat() for v in value])
+            value = _iso(value) if scalar else [_iso(v) for v in value]
         cols.append(itertools.repeat(value, n) if scalar else value)
     rows = zip(*cols, strict=False)
     if dialect == "postgresql":
