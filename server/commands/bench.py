@@ -157,7 +157,8 @@ def _replicate(session: Any, copies: int, *, seed: int) -> None:
     ):  # explicit ids: move the sequence past them
         session.execute(
             text(
-                "SELECT setval(pg_get_serial_sequence('entities', 'id'), (SELECT max(id) FROM entities))"
+                "SELECT setval(pg_get_serial_sequence('entities', 'id'), "
+                "(SELECT max(id) FROM entities))"
             )
         )
     session.commit()
@@ -299,7 +300,7 @@ def _free_port() -> int:
 def production_server(
     env: dict[str, str], log: Path, *, workers: int = 2, threads: int = 4
 ) -> Iterator[str]:
-    """gunicorn with ``shuangsui serve``'s settings in a subprocess; yields its base URL."""
+    """Run gunicorn with ``shuangsui serve``'s settings in a subprocess; yields its base URL."""
     import urllib.request
 
     port = _free_port()
@@ -344,9 +345,11 @@ request = function()
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('BENCH {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, '
+  io.write(string.format('BENCH {"requests": %%d, "duration_us": %%d, '
+    .. '"p50_us": %%d, "p99_us": %%d, '
     .. '"socket_errors": %%d, "status_errors": %%d}\\n', summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
+    latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
 end
 """
 
@@ -546,7 +549,7 @@ def check_sync(session: Any, instance_ids: list[str]) -> tuple[int, int]:
     return lost, duplicated
 
 
-# ---------------------------------------------------------------------------- the load generator process
+# ------------------------------------------------------------------ the load generator process
 def _loadgen_get(spec: dict[str, Any]) -> dict[str, Any]:
     import http.client
     from urllib.parse import urlsplit
@@ -697,13 +700,15 @@ def _measure_http(
             url, "/api/v1/tasks", http["api_tokens"], api_seconds, connections=16, workdir=workdir
         )
         say(
-            f"task list: {out['api']['rps']:.0f} req/s, p99 {out['api']['p99_ms']:.1f} ms; /healthz ceiling"
+            f"task list: {out['api']['rps']:.0f} req/s, p99 {out['api']['p99_ms']:.1f} ms; "
+            "/healthz ceiling"
         )
         out["ceiling"] = load_test(
             url, "/healthz", http["api_tokens"], api_seconds, connections=16, workdir=workdir
         )
         say(
-            f"/healthz: {out['ceiling']['rps']:.0f} req/s; sync of {len(http['bodies'])} submissions"
+            f"/healthz: {out['ceiling']['rps']:.0f} req/s; "
+            f"sync of {len(http['bodies'])} submissions"
         )
         out["sync"] = _run_loadgen(
             {"mode": "sync", "url": url, "bodies": http["bodies"], "threads": 8}, workdir
@@ -808,7 +813,8 @@ def bench(
             lost, duplicated = check_sync(db.session, http["instance_ids"])
             sync = http["sync"]
             say(
-                f"sync {sync['per_s']:.0f}/s ({sync['accepted']} accepted, {sync['retries']} retries, "
+                f"sync {sync['per_s']:.0f}/s ({sync['accepted']} accepted, "
+                f"{sync['retries']} retries, "
                 f"{sync['replayed_ok']}/{sync['replayed']} replays answered as duplicates); "
                 f"lost {lost}, duplicated {duplicated}"
             )
@@ -829,7 +835,8 @@ def bench(
         "quick": bool(quick),
     }
     say(
-        f"done: api p50 {http['api']['p50_ms']:.1f} ms, ceiling p99 {http['ceiling']['p99_ms']:.1f} ms "
+        f"done: api p50 {http['api']['p50_ms']:.1f} ms, "
+        f"ceiling p99 {http['ceiling']['p99_ms']:.1f} ms "
         f"({http['api']['tool']})"
     )
     if as_json:

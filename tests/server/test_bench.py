@@ -1,4 +1,4 @@
-"""``shuangsui bench`` at tiny sizes: the JSON contract and sync exactly-once (no timing asserted)."""
+"""``shuangsui bench`` at tiny sizes: JSON contract, sync exactly-once (no timing asserted)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_every_submission_is_stored_exactly_once(bench_json):
 
 
 def test_a_larger_province_is_replicated_with_distinct_identities(tmp_path):
-    """Above the generator's size the province is copied: new ids and USCCs, the same records per copy."""
+    """Above the generator's size the province is copied: new ids and USCCs, same records."""
     from sqlalchemy import func, select
 
     from server.commands.bench import build_bench_province
