@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
+# Screenshots go to a temporary directory unless SHUANGSUI_SCREENSHOTS names one
+# (docs/screenshots when refreshing the documentation), so a test run leaves the tree clean.
+SCREENSHOTS = Path(
+    os.environ.get("SHUANGSUI_SCREENSHOTS")
+    or Path(os.environ.get("TMPDIR", "/tmp")) / "shuangsui-shots"
+)
 
 
 def login(page: Any, base: str, username: str) -> None:

@@ -77,6 +77,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
+    from browser_helpers import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(
         viewport={"width": 1360, "height": 900}, locale="zh-CN", device_scale_factor=1
     )

@@ -8,6 +8,7 @@ screenshots of the analytics pages to docs/screenshots/console-sim-*.png.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
@@ -17,7 +18,10 @@ from werkzeug.serving import make_server
 
 from server import create_app
 
-OUT = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
+OUT = Path(
+    os.environ.get("SHUANGSUI_SCREENSHOTS")
+    or Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+)
 PAGES = {
     "analytics": ("/analytics", "#chart-periods[data-rendered=true] canvas"),
     "models": ("/analytics/models", "#chart-precision[data-rendered=true] canvas"),

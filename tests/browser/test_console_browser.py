@@ -48,7 +48,6 @@ def test_analyst_sees_charts_that_match_the_api(live_server, page):
         return n; }""")
     assert painted > 1000
     assert not page.js_errors, page.js_errors
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "console-analytics.png"), full_page=True)
 
     page.goto(f"{base}/analytics/models?model=food_safety")
