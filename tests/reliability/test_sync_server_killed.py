@@ -29,6 +29,7 @@ def test_server_killed_and_restarted_mid_run_loses_and_duplicates_nothing(
         killer.done.set()
         killer.join(timeout=30)
     assert killer.error is None, killer.error
-    assert killer.kills == 2 and server_process.starts == 3
+    assert killer.kills == 2
+    assert server_process.starts == 3
     db.session.remove()  # the other process wrote: read afresh
     assert_exactly_once(store, instance_of, file_app.config["ATTACHMENT_DIR"])
