@@ -58,6 +58,8 @@ mobile: system-deps install
 	SHUANGSUI_SERVER=http://$(HOST):$(PORT) $(PY) -m mobile.main
 
 TEST_ARGS ?=
+# two pytest workers on two cores: one BLAS/OpenMP thread each (oversubscription slows fits 5x)
+test: export OMP_NUM_THREADS ?= 1
 test: system-deps postgres install
 	@if [ -z "$$DISPLAY" ] && command -v xvfb-run >/dev/null; then \
 	  xvfb-run -a -s "-screen 0 1280x800x24" $(PY) -m pytest -n 2 --dist loadfile $(TEST_ARGS); \

@@ -41,9 +41,12 @@ def make_app(db_url: str | None, workdir: Path) -> Any:
               help="How strongly observable records depend on the hidden truth (0 = not at all).")
 @click.option("--db", "db_url", default=None, help="SQLAlchemy URL (default: a fresh temporary SQLite). "
               "Its tables are dropped and recreated.")
+@click.option("--keep", "keep_dir", type=click.Path(file_okay=False), default=None,
+              help="Keep models and draw pool snapshots here (default: with --db, ./instance/simulate; "
+              "else a temporary directory removed at the end).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def simulate(entities: int, periods: int, seed: int, budget: float, signal: float, db_url: str | None,
-             as_json: bool) -> None:
+             keep_dir: str | None, as_json: bool) -> None:
     """Run the risk-based inspection loop on a synthetic province and report hit rates."""
     from server.extensions import db
     from server.reference.services import load_reference_into_db
@@ -52,8 +55,12 @@ def simulate(entities: int, periods: int, seed: int, budget: float, signal: floa
 
     started = time.perf_counter()
     config = SimulationConfig(entities=entities, periods=periods, seed=seed, budget=budget, signal=signal)
+    if keep_dir is None and db_url:
+        keep_dir = str(Path("instance") / "simulate")  # the database outlives the run: so must its files
     with tempfile.TemporaryDirectory(prefix="shuangsui-sim-") as tmp:
-        app = make_app(db_url, Path(tmp))
+        workdir = Path(keep_dir) if keep_dir else Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        app = make_app(db_url, workdir)
         with app.app_context():
             load_reference_into_db(db.session, app.config["DATA_DIR"], actor="simulator")
             step = progress_bar(1 + periods * 7, enabled=sys.stderr.isatty() or not as_json)

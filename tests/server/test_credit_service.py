@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +21,7 @@ TODAY = dt.date(2026, 3, 2)
 
 @pytest.fixture
 def graded(reference, app):
-    from conftest import ROOT
-
-    build_province(db.session, SimulationConfig(entities=600, seed=4, start=TODAY), data_dir=ROOT / "data")
+    build_province(db.session, SimulationConfig(entities=600, seed=4, start=TODAY), data_dir=Path(__file__).resolve().parents[2] / "data")
     victim = db.session.scalar(select(Entity.id).order_by(Entity.id).limit(1))
     db.session.add(ListEntry(entity_id=victim, list_kind="serious_violation", listed_on=TODAY - dt.timedelta(days=9),
                              reason="测试"))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,9 +20,7 @@ TODAY = dt.date(2026, 3, 2)
 
 @pytest.fixture
 def province(reference, app):
-    from conftest import ROOT
-
-    build_province(db.session, SimulationConfig(entities=400, seed=3, start=TODAY), data_dir=ROOT / "data")
+    build_province(db.session, SimulationConfig(entities=400, seed=3, start=TODAY), data_dir=Path(__file__).resolve().parents[2] / "data")
     return app
 
 
