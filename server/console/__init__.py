@@ -7,6 +7,7 @@ from server.console import (  # noqa: F401,E402
     common,
     views,  # noqa: F401  (the blueprint first)
     views_analytics,
+    views_history,
     views_public,
     views_rounds,
     views_warnings,
