@@ -106,12 +106,12 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
     if user.inspector_id is None or all(a.inspector_id != user.inspector_id for a in task.assignments):
         raise Forbidden(f"任务 {task.id} 未分配给您 (task not assigned to you)")
     if task.state not in OPEN_TASK_STATES:
-        prior = session.scalar(select(Submission).where(Submission.task_id == task.id).order_by(Submission.id))
-        who = ""
-        if prior is not None:
-            by = session.get(User, prior.user_id) if prior.user_id else None
-            who = f"，已由 {by.display_name if by else '其他设备'} 于 {prior.received_at:%Y-%m-%d %H:%M} 提交"
-        raise Conflict(f"任务 {task.id} 已办结{who} (task already has a result; state {task.state})")
+        # The same body may have been committed by a concurrent copy of this request since
+        # the check above (a retry racing its late original): that is a replay, not a conflict.
+        existing = _existing(session, instance_id, digest)
+        if existing is not None:
+            return existing
+        raise _already_done(session, task)
 
     form = session.scalar(
         select(FormTemplate).where(FormTemplate.code == body["form_code"], FormTemplate.version == str(body["form_version"]))
@@ -152,21 +152,38 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
             filename=Path(str(att.get("filename") or "file")).name[:200], checksum=str(att["checksum"]).lower(),
             size=int(att.get("size") or 0), path=None, received_at=None,
         ))
-    result = record_result(
-        session, task, inspected_on=inspected_on, problem_found=check.problem_found,
-        problem_domains=check.problem_domains, checked_domains=check.checked_domains or list(task.domains),
-        failed_items=check.failed_items, summary=check.summary, submission=submission,
-        actor=user.username,
-    )
+    task_id = task.id
     try:
+        # A concurrent result for the same task surfaces as a unique violation either at
+        # record_result's flush (PostgreSQL waits for the other transaction, then refuses
+        # the insert) or at the commit: both mean "someone else was first".
+        result = record_result(
+            session, task, inspected_on=inspected_on, problem_found=check.problem_found,
+            problem_domains=check.problem_domains, checked_domains=check.checked_domains or list(task.domains),
+            failed_items=check.failed_items, summary=check.summary, submission=submission,
+            actor=user.username,
+        )
         session.commit()
     except IntegrityError:
         session.rollback()
         existing = _existing(session, instance_id, digest)
         if existing is not None:
             return existing
-        raise Conflict(f"任务 {task.id} 已由其他设备提交结果 (the task received another result at the same time)") from None
+        done = session.get(Task, task_id)
+        if done is not None and session.scalar(select(InspectionResult.id).where(InspectionResult.task_id == task_id)):
+            raise _already_done(session, done) from None
+        raise Conflict(f"任务 {task_id} 已由其他设备提交结果 (the task received another result at the same time)") from None
     return Outcome(submission, True, result)
+
+
+def _already_done(session: Session, task: Task) -> Conflict:
+    """The 409 for a task that has its result: who submitted it, and when."""
+    prior = session.scalar(select(Submission).where(Submission.task_id == task.id).order_by(Submission.id))
+    who = ""
+    if prior is not None:
+        by = session.get(User, prior.user_id) if prior.user_id else None
+        who = f"，已由 {by.display_name if by else '其他设备'} 于 {prior.received_at:%Y-%m-%d %H:%M} 提交"
+    return Conflict(f"任务 {task.id} 已办结{who} (task already has a result; state {task.state})")
 
 
 def record_result(

@@ -80,6 +80,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("/logout", "POST"): STAFF,
     ("/analytics", "GET"): OFFICE,
     ("/analytics/estimates", "GET"): OFFICE,
+    ("/analytics/history", "GET"): OFFICE,
+    ("/analytics/history", "POST"): OFFICE,
     ("/analytics/models", "GET"): OFFICE,
     ("/entities/<uscc>", "GET"): STAFF,
     ("/export/<name>.<fmt>", "GET"): OFFICE,
