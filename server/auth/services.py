@@ -7,7 +7,7 @@ import hashlib
 import secrets
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from server.audit.services import record
 from server.auth.models import ROLES, ApiToken, LoginAttempt, User
@@ -73,7 +73,8 @@ def issue_token(session: Session, user: User, *, ttl_hours: float = 12) -> tuple
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    row = session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
+                         .where(ApiToken.token_hash == _hash_token(token)))
     if row is None or row.revoked_at is not None or _aware(row.expires_at) <= utcnow():
         return None
     return row.user if row.user.active else None

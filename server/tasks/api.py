@@ -28,9 +28,11 @@ class TaskQuerySchema(Schema):
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=2000))
 
 
-class TaskListSchema(Schema):
+class TaskListSchema(ObjectSchema):
+    """``{"items": [task, …], "server_time": ISO time}`` — built by ``task_dicts`` (dumped as is)."""
+
     items = fields.List(fields.Dict())
-    server_time = fields.DateTime()
+    server_time = fields.String()
 
 
 @blp.route("")
@@ -44,7 +46,7 @@ class TaskList(MethodView):
         assert user is not None
         now = utcnow()
         tasks = services.list_tasks(db.session, user, state=args["state"], since=args["since"], limit=args["limit"])
-        body = {"items": services.task_dicts(db.session, tasks), "server_time": now}
+        body = {"items": services.task_dicts(db.session, tasks), "server_time": now.isoformat()}
         services.mark_seen(db.session, user, tasks)
         return body
 

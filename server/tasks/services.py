@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from server.auth.models import User
@@ -81,14 +81,12 @@ def unread_task_count(session: Session, user: User) -> int:
 def mark_seen(session: Session, user: User, tasks: Sequence[Task]) -> None:
     if not user.inspector_id or not tasks:
         return
-    now = utcnow()
-    changed = False
-    for task in tasks:
-        for a in task.assignments:
-            if a.inspector_id == user.inspector_id and a.seen_at is None:
-                a.seen_at = now
-                changed = True
-    if changed:
+    unseen = [t.id for t in tasks for a in t.assignments if a.inspector_id == user.inspector_id and a.seen_at is None]
+    if unseen:  # one UPDATE, and only when something is new to this inspector
+        session.execute(update(TaskAssignment).where(TaskAssignment.inspector_id == user.inspector_id,
+                                                     TaskAssignment.task_id.in_(unseen),
+                                                     TaskAssignment.seen_at.is_(None))
+                        .values(seen_at=utcnow()).execution_options(synchronize_session=False))
         session.commit()
 
 
