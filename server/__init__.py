@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response
+from werkzeug.routing import IntegerConverter
 
 __all__ = ["create_app"]
 
@@ -23,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     instance_path = os.environ.get("SHUANGSUI_INSTANCE") or str(config_module.ROOT / "instance")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app.url_map.converters["int"] = _DatabaseInt
     app.config.from_object(config_module.Config)
     app.config.update(config_module.from_environment())
     if config:
@@ -58,6 +60,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
 
     @app.before_request
+    def refuse_nul_characters() -> None:
+        # PostgreSQL text cannot hold NUL: refuse it at the door with a 400 rather than let
+        # the driver raise deep inside a query (a 500). Binary uploads (multipart) may carry it.
+        from flask import request
+        from werkzeug.exceptions import BadRequest
+
+        suspect = request.path.encode() + request.query_string
+        if request.mimetype in ("application/json", "text/csv", "text/plain"):
+            suspect += request.get_data(cache=True)
+        elif request.mimetype == "application/x-www-form-urlencoded":
+            suspect += request.get_data(cache=True).replace(b"%00", b"\x00")
+        if b"\x00" in suspect or b"%00" in request.query_string or b"\\u0000" in suspect:
+            raise BadRequest("请求中含有 NUL 字符 (NUL characters are not accepted)")
+
+    @app.before_request
     def forget_previous_user() -> None:
         # ``g`` lives on the app context, which tests (and CLI code) may share across
         # requests: the user must be resolved afresh for every request.
@@ -79,6 +96,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return response
 
     return app
+
+
+class _DatabaseInt(IntegerConverter):
+    """``<int:...>`` limited to the database's integer ids: a larger number in a path is a
+    404 like any unknown id, not an overflow error (500) in the database driver."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _register_sqlite_pragmas(app: Flask) -> None:

@@ -91,7 +91,7 @@ def _rows(session: Session, items: list[Warning]) -> list[dict[str, Any]]:
 def warning_board() -> Any:
     filters = _board_filters(request.args)
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = min(1_000_000, max(1, int(request.args.get("page", "1"))))  # an offset the database can hold
     except ValueError:
         page = 1
     q = _board(db.session, filters)

@@ -33,7 +33,7 @@ class AttachmentDeclSchema(Schema):
 
 class SubmissionSchema(Schema):
     instance_id = fields.String(required=True, validate=validate.Length(min=8, max=64))
-    task_id = fields.Integer(required=True)
+    task_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     form_code = fields.String(required=True, validate=validate.Length(max=32))
     form_version = fields.String(required=True, validate=validate.Length(max=16))
     answers = fields.Dict(keys=fields.String(), required=True)

@@ -113,7 +113,9 @@ def check_answers(
             out.errors[str(key)] = "表单中没有这一项 (no such item in the form)"
     declared = {str(a.get("checksum", "")).lower() for a in attachments if isinstance(a, dict)}
     for att in attachments:
-        if not isinstance(att, dict) or att.get("item_id") not in known or att.get("kind") not in ("photo", "signature"):
+        item_id = att.get("item_id") if isinstance(att, dict) else None
+        # (a str check first: an unhashable item_id, e.g. a list, must be refused, not raise)
+        if not isinstance(item_id, str) or item_id not in known or att.get("kind") not in ("photo", "signature"):
             out.errors["attachments"] = "附件声明不完整 (each attachment needs item_id, kind photo/signature, checksum)"
             break
         checksum = str(att.get("checksum", ""))

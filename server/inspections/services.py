@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +150,7 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
     for att in body.get("attachments") or []:
         session.add(Attachment(
             submission_id=submission.id, item_id=str(att["item_id"]), kind=str(att["kind"]),
-            filename=Path(str(att.get("filename") or "file")).name[:200], checksum=str(att["checksum"]).lower(),
+            filename=_client_filename(att.get("filename")), checksum=str(att["checksum"]).lower(),
             size=int(att.get("size") or 0), path=None, received_at=None,
         ))
     task_id = task.id
@@ -174,6 +175,14 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
             raise _already_done(session, done) from None
         raise Conflict(f"任务 {task_id} 已由其他设备提交结果 (the task received another result at the same time)") from None
     return Outcome(submission, True, result)
+
+
+def _client_filename(raw: Any) -> str:
+    """The client's file name, kept as a label only: its last component in either path
+    convention, never empty, "." or ".." (it must stay harmless wherever it is shown or
+    exported; the bytes are stored under the checksum)."""
+    name = re.split(r"[\\/]", str(raw or ""))[-1].replace("\x00", "")[:200]
+    return name if name.strip(". ") else "file"
 
 
 def _already_done(session: Session, task: Task) -> Conflict:

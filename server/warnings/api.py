@@ -28,7 +28,7 @@ class BoardQuerySchema(Schema):
     region = fields.String(load_default=None, validate=validate.Regexp(r"^\d{2,6}$"))
     department = fields.String(load_default=None)
     overdue = fields.Boolean(load_default=None, allow_none=True)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
@@ -47,7 +47,8 @@ class TransitionSchema(Schema):
 
 
 class DispatchSchema(Schema):
-    ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=5000))
+    ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)), required=True,
+                      validate=validate.Length(min=1, max=5000))
 
 
 def _detail(w: Warning) -> dict[str, Any]:
