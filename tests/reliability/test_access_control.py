@@ -384,7 +384,8 @@ def test_csrf_is_enforced_on_every_console_form(app, users, world):
     app.config["WTF_CSRF_ENABLED"] = True
     sup = users["supervisor"]
     posts = console_posts(app)
-    assert "/login" in posts and "/warnings/dispatch" in posts
+    assert "/login" in posts
+    assert "/warnings/dispatch" in posts
     before = db.session.scalar(
         select(func.count()).select_from(Warning).where(Warning.state == "issued")
     )
@@ -423,7 +424,8 @@ def test_csrf_token_lets_the_form_through_and_the_api_needs_none(app, users, wor
         "/login",
         data={"username": "supervisor", "password": "password123", "csrf_token": token.group(1)},
     )
-    assert r.status_code == 302 and "/login" not in r.headers["Location"]
+    assert r.status_code == 302
+    assert "/login" not in r.headers["Location"]
     # bearer-token API calls are not subject to CSRF (no cookie, nothing to forge) …
     api = app.test_client()
     r = api.post("/api/v1/auth/token", json={"username": "admin", "password": "password123"})
