@@ -9,6 +9,7 @@ xdist worker has its own schema and every table is truncated after each test.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,19 @@ def _pg_available() -> bool:
 
 
 def _worker_schema(worker_id: str) -> str:
-    return f"t_{worker_id}".replace("-", "_")
+    """One schema per test run and worker: runs of other checkouts on the same server never collide."""
+    run = (os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"p{os.getpid()}")[:10]
+    return f"t_{run}_{worker_id}".replace("-", "_").lower()
+
+
+def _drop_schema(schema: str) -> None:
+    try:
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - best effort at exit
+        pass
 
 
 def pg_url_for_worker(worker_id: str) -> tuple[str, dict[str, Any]]:
@@ -54,6 +67,7 @@ def pg_url_for_worker(worker_id: str) -> tuple[str, dict[str, Any]]:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         engine.dispose()
         _pg_state[schema] = True
+        atexit.register(_drop_schema, schema)
     return PG_URL, {"connect_args": {"options": f"-csearch_path={schema}"}, "pool_pre_ping": True}
 
 

@@ -101,7 +101,13 @@ class ApiClient:
         try:
             body = response.json() if response.content else {}
         except ValueError:
+            if 200 <= response.status_code < 300 and response.status_code != 204:
+                # a success whose body was cut on the way: we do not know what the server
+                # stored, so treat it as no answer and let the idempotent retry find out
+                raise Unreachable("服务器响应不完整，稍后重试 (truncated answer)") from None
             body = {}
+        if not response.content and 200 <= response.status_code < 300 and response.status_code != 204:
+            raise Unreachable("服务器响应不完整，稍后重试 (empty answer)")
         if not isinstance(body, dict):
             body = {"items": body}
         if response.status_code >= 400:

@@ -65,7 +65,8 @@ def _existing(session: Session, instance_id: str, digest: str) -> Outcome | None
         return None
     if found.payload_hash != digest:
         raise Conflict(
-            f"instance_id {instance_id} 已用于另一份不同内容的提交 (a different submission was stored under this instance id)"
+            f"instance_id {instance_id} 已用于另一份不同内容的提交 (a different submission was stored under this instance id)",
+            code="instance_conflict",
         )
     result = session.scalar(select(InspectionResult).where(InspectionResult.submission_id == found.id))
     return Outcome(found, False, result)
@@ -173,7 +174,8 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
         done = session.get(Task, task_id)
         if done is not None and session.scalar(select(InspectionResult.id).where(InspectionResult.task_id == task_id)):
             raise _already_done(session, done) from None
-        raise Conflict(f"任务 {task_id} 已由其他设备提交结果 (the task received another result at the same time)") from None
+        raise Conflict(f"任务 {task_id} 已由其他设备提交结果 (the task received another result at the same time)",
+                       code="task_closed") from None
     return Outcome(submission, True, result)
 
 
@@ -192,7 +194,8 @@ def _already_done(session: Session, task: Task) -> Conflict:
     if prior is not None:
         by = session.get(User, prior.user_id) if prior.user_id else None
         who = f"，已由 {by.display_name if by else '其他设备'} 于 {prior.received_at:%Y-%m-%d %H:%M} 提交"
-    return Conflict(f"任务 {task.id} 已办结{who} (task already has a result; state {task.state})")
+    return Conflict(f"任务 {task.id} 已办结{who} (task already has a result; state {task.state})",
+                    code="task_closed")
 
 
 def record_result(

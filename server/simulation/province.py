@@ -391,9 +391,14 @@ class Province:
             return [_date(x) for x in d0 + rng.integers(0, days, count).astype("timedelta64[D]")]
 
         counts: dict[str, int] = {}
-        # Complaints per category (12315): rate grows with the hidden risk of the category's domain;
-        # complaint surges come from the complaint-surge latent, recent periods only.
-        surge = np.exp(1.0 * np.clip(z[:, D["complaint_surge"]], 0, None)) if start >= cfg.start else 1.0
+        # Complaints per category (12315): rate grows with the hidden risk of the category's domain.
+        # Complaint surges are episodes: each simulated period some entities (more often those
+        # with a high complaint-surge latent) see their complaints multiply for that period.
+        surge: Any = 1.0
+        if start >= cfg.start:
+            zc = z[:, D["complaint_surge"]]
+            episode = rng.random(n) < expit(-3.0 + 1.5 * zc)
+            surge = np.where(episode, 3.0 + 2.0 * np.clip(zc, 0, None), 1.0)
         rows = []
         for domain, cat in COMPLAINT_OF_DOMAIN.items():
             j = D[domain]

@@ -145,7 +145,7 @@ def test_two_inspectors_submitting_the_same_task_store_one_result(app, users, li
         )
         assert sorted([r1.status_code, r2.status_code]) == [201, 409], (task_id, r1.text, r2.text)
         loser = r1 if r1.status_code == 409 else r2
-        assert loser.json()["error"] == "conflict"
+        assert loser.json()["error"] == "task_closed"
         assert "已" in loser.json()["message"]  # "already submitted (by whom, when)"
     assert count(InspectionResult) == TASKS
     assert count(Submission) == TASKS

@@ -39,17 +39,6 @@ def test_thousand_submissions_through_a_faulty_network_are_stored_exactly_once(
     assert events.count("submitted") + events.count("already_stored") >= len(task_ids)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason=(
-        "mobile/core/api.py takes an answer cut inside its headers (http.client then sees a 2xx "
-        "without Content-Length and an empty body) for a success; SyncEngine._upload_one then "
-        "raises KeyError('id') out of upload(). Reported; the entry stays pending, so nothing is "
-        "lost, but the sync pass crashes. Remove this marker once ApiClient treats a 2xx without "
-        "its JSON body as Unreachable."
-    ),
-)
 def test_answer_cut_inside_its_headers_is_not_taken_for_a_success(
     app, users, live_server, handheld_dir
 ):

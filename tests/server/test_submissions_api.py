@@ -77,6 +77,7 @@ def test_different_body_under_same_instance_id_is_409(client, auth, my_task):
     changed = dict(payload, answers={**payload["answers"], "staff_count": 5})
     response = client.post("/api/v1/submissions", json=changed, headers=headers)
     assert response.status_code == 409
+    assert response.get_json()["error"] == "instance_conflict"
     assert "instance" in response.get_json()["message"]
     assert count(Submission) == 1
 
@@ -84,7 +85,7 @@ def test_different_body_under_same_instance_id_is_409(client, auth, my_task):
 def test_second_inspector_submitting_same_task_is_told_why(client, auth, my_task):
     assert client.post("/api/v1/submissions", json=body(my_task.id), headers=auth.headers("inspector")).status_code == 201
     other = client.post("/api/v1/submissions", json=body(my_task.id), headers=auth.headers("inspector2"))
-    assert other.status_code == 409
+    assert other.status_code == 409 and other.get_json()["error"] == "task_closed"
     message = other.get_json()["message"]
     assert "王执法" in message and "already has a result" in message
     assert count(InspectionResult) == 1
