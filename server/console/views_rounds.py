@@ -245,9 +245,11 @@ def round_detail(round_id: int) -> Any:
             .order_by(CheckItem.code)
         ).all(),
     }
+    scope_names = _scope_names()
     return render_template(
         "console/round_detail.html",
         rnd=rnd,
+        scope_names=scope_names,
         preview=preview,
         progress=progress,
         results=results,
@@ -350,3 +352,16 @@ def _export_round_entities(args: Mapping[str, str]) -> tuple[list[dict[str, Any]
         "problem_found",
         "summary",
     ]
+
+
+def _scope_names() -> dict[str, dict[str, str]]:
+    """Codes of a round's scope → the names a supervisor reads (杭州市, 餐饮服务 …)."""
+    from sqlalchemy import select
+
+    from server.reference.models import BusinessType, Industry, LicenceKind, Region
+
+    def pairs(model: Any) -> dict[str, str]:
+        return dict(db.session.execute(select(model.code, model.name)).all())
+
+    return {"regions": pairs(Region), "industries": pairs(Industry), "business_types": pairs(BusinessType),
+            "licence_kinds": pairs(LicenceKind), "entity_types": dict(ENTITY_TYPES)}
