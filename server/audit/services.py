@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from server.audit.models import AuditEvent
@@ -23,7 +24,7 @@ GENESIS = "0" * 64
 _TAIL = "shuangsui.audit_tail"
 
 
-@event.listens_for(Session, "after_transaction_end")
+@sa_event.listens_for(Session, "after_transaction_end")
 def _forget_tail(session: Session, transaction: object) -> None:
     """A new transaction (or after a savepoint) re-reads the tail: others may have appended."""
     session.info.pop(_TAIL, None)

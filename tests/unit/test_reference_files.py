@@ -65,8 +65,7 @@ def test_a_citation_of_a_missing_article_names_file_and_line(tmp_path):
         load_reference(root)
 
 
-def test_a_form_with_a_dangling_relevance_rule_is_refused(tmp_path):
-    root = _copy(tmp_path)
+def test_a_form_with_a_dangling_relevance_rule_is_refused():
     doc = json.loads((DATA / "forms" / "catering.json").read_text(encoding="utf-8"))
     doc["items"][0]["relevant"] = {"item": "nowhere", "equals": "yes"}
     with pytest.raises(ReferenceDataError, match="not an earlier item"):
