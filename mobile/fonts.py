@@ -96,12 +96,49 @@ def register_cjk_font() -> str | None:
     from kivy.logger import Logger
 
     path = find_cjk_font()
+    if path is not None and path.lower().endswith(".ttc"):
+        path = simplified_face(path)
     if path is None:
         Logger.warning(
             "Shuangsui: no CJK font found; Chinese will render as boxes. "
             "Install fonts-noto-cjk (make system-deps) or set SHUANGSUI_CJK_FONT."
         )
         return None
-    LabelBase.register(DEFAULT_FONT, fn_regular=path, fn_bold=_bold_sibling(path) or path)
+    bold = _bold_sibling(path)
+    if bold and bold.lower().endswith(".ttc"):
+        bold = simplified_face(bold)
+    LabelBase.register(DEFAULT_FONT, fn_regular=path, fn_bold=bold or path)
     Logger.info(f"Shuangsui: CJK font {path}")
     return path
+
+
+def simplified_face(collection: str, cache_dir: Path | None = None) -> str:
+    """The Simplified Chinese face of a font collection (``.ttc``) as a file of its own.
+
+    Kivy loads only the first face of a collection, which for Noto Sans CJK is the
+    Japanese one: some characters (e.g. 将, 具, 直) would take Japanese shapes. The SC face
+    is extracted once (fontTools, under the user's cache directory) and used instead; on any
+    failure the collection itself is returned.
+    """
+    try:
+        from fontTools.ttLib import TTCollection, TTLibError
+    except ImportError:
+        return collection
+    cache = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shuangsui" / "fonts"
+    src = Path(collection)
+    try:
+        target = cache / f"{src.stem}-SC-{int(src.stat().st_mtime)}.otf"
+        if target.is_file():
+            return str(target)
+        fonts = TTCollection(str(src), lazy=True).fonts
+        names = [f["name"].getDebugName(1) or "" for f in fonts]
+        index = next((i for i, n in enumerate(names) if n.endswith(" SC") and "Mono" not in n), None)
+        if index is None:
+            return collection
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".part")
+        fonts[index].save(str(partial))
+        partial.replace(target)
+        return str(target)
+    except (OSError, KeyError, ValueError, AssertionError, TTLibError):
+        return collection
