@@ -8,10 +8,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from server.schemas import ObjectSchema
 from server.auth.decorators import current_user, roles_required
 from server.db import utcnow
 from server.extensions import db
+from server.schemas import ObjectSchema
 from server.tasks import services
 from server.tasks.models import TASK_STATES
 
@@ -45,10 +45,11 @@ class TaskList(MethodView):
         user = current_user()
         assert user is not None
         now = utcnow()
-        tasks = services.list_tasks(db.session, user, state=args["state"], since=args["since"], limit=args["limit"])
-        body = {"items": services.task_dicts(db.session, tasks), "server_time": now.isoformat()}
-        services.mark_seen(db.session, user, tasks)
-        return body
+        rows = services.list_task_rows(db.session, user, state=args["state"], since=args["since"],
+                                       limit=args["limit"])
+        items, unseen = services.task_row_dicts(db.session, rows, inspector_id=user.inspector_id)
+        services.mark_seen_ids(db.session, user, unseen)
+        return {"items": items, "server_time": now.isoformat()}
 
 
 @blp.route("/<int:task_id>")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from server.auth.models import User
 from server.db import utcnow
+from server.entities.models import Entity
 from server.errors import Forbidden, NotFound
 from server.reference.models import CheckItem
 from server.rounds.models import SamplingRound
@@ -90,23 +91,77 @@ def mark_seen(session: Session, user: User, tasks: Sequence[Task]) -> None:
         session.commit()
 
 
+_TASK_COLUMNS = (
+    Task.id, Task.state, Task.due_on, Task.channel, Task.department_code, Task.round_id, Task.warning_id,
+    Task.form_code, Task.domains, Task.check_items, Task.problem_found, Task.created_at, Task.updated_at,
+    Entity.uscc, Entity.name.label("entity_name"), Entity.address, Entity.region_code, Entity.credit_grade,
+    Entity.credit_score, Entity.business_type,
+)
+
+
+def list_task_rows(
+    session: Session, user: User, *, state: str | None = None, since: dt.datetime | None = None,
+    limit: int = 500,
+) -> list[Any]:
+    """The tasks ``user`` may see, as plain rows (one query, no ORM objects: the handheld polls this)."""
+    q = select(*_TASK_COLUMNS).join(Entity, Entity.id == Task.entity_id)
+    if user.has_role("supervisor", "admin", "analyst"):
+        if user.department_code and not user.has_role("admin", "analyst"):
+            q = q.where(Task.department_code == user.department_code)
+    elif user.inspector_id is None:
+        return []
+    else:
+        q = q.where(Task.id.in_(select(TaskAssignment.task_id).where(TaskAssignment.inspector_id == user.inspector_id)))
+    if state:
+        q = q.where(Task.state.in_(state.split(",")))
+    if since:
+        q = q.where(Task.updated_at > since)
+    return list(session.execute(q.order_by(Task.due_on, Task.id).limit(limit)).all())
+
+
 def task_dicts(session: Session, tasks: Sequence[Task]) -> list[dict[str, Any]]:
-    """Serialise tasks with their entity, round, warning and check items (batched look-ups)."""
+    """Serialise ORM tasks (same shape as :func:`task_row_dicts`)."""
+    if not tasks:
+        return []
+    rows = session.execute(select(*_TASK_COLUMNS).join(Entity, Entity.id == Task.entity_id)
+                           .where(Task.id.in_([t.id for t in tasks]))).all()
+    order = {t.id: i for i, t in enumerate(tasks)}
+    return task_row_dicts(session, sorted(rows, key=lambda r: order[r.id]))[0]
+
+
+def task_row_dicts(session: Session, rows: Sequence[Any], *, inspector_id: int | None = None
+                   ) -> tuple[list[dict[str, Any]], list[int]]:
+    """Serialise task rows with their round, warning, check items and inspectors (batched look-ups).
+
+    Returns the dicts and the ids of the tasks ``inspector_id`` has not seen yet.
+    """
     from server.entities.profile import warning_summary
 
-    round_ids = {t.round_id for t in tasks if t.round_id}
-    warning_ids = {t.warning_id for t in tasks if t.warning_id}
-    codes = {c for t in tasks for c in t.check_items}
-    rounds = {r.id: r for r in session.scalars(select(SamplingRound).where(SamplingRound.id.in_(round_ids)))} if round_ids else {}
+    if not rows:
+        return [], []
+    ids = [r.id for r in rows]
+    round_ids = {r.round_id for r in rows if r.round_id}
+    warning_ids = {r.warning_id for r in rows if r.warning_id}
+    codes = {c for r in rows for c in (r.check_items or [])}
+    rounds = dict(session.execute(select(SamplingRound.id, SamplingRound.name)
+                                  .where(SamplingRound.id.in_(round_ids))).all()) if round_ids else {}
     warnings = {w.id: w for w in session.scalars(select(Warning).where(Warning.id.in_(warning_ids)))} if warning_ids else {}
     items = {
         c.code: c
         for c in session.scalars(select(CheckItem).where(CheckItem.code.in_(codes)).options(selectinload(CheckItem.legal_reference)))
     } if codes else {}
+    people: dict[int, list[dict[str, Any]]] = {}
+    unseen: list[int] = []
+    for task_id, ins_id, seen_at, name in session.execute(
+        select(TaskAssignment.task_id, TaskAssignment.inspector_id, TaskAssignment.seen_at, Inspector.name)
+        .join(Inspector, Inspector.id == TaskAssignment.inspector_id)
+        .where(TaskAssignment.task_id.in_(ids)).order_by(TaskAssignment.id)
+    ):
+        people.setdefault(task_id, []).append({"id": ins_id, "name": name})
+        if inspector_id is not None and ins_id == inspector_id and seen_at is None:
+            unseen.append(task_id)
     out = []
-    for t in tasks:
-        e = t.entity
-        r = rounds.get(t.round_id) if t.round_id else None
+    for t in rows:
         w = warnings.get(t.warning_id) if t.warning_id else None
         out.append({
             "id": t.id,
@@ -114,16 +169,16 @@ def task_dicts(session: Session, tasks: Sequence[Task]) -> list[dict[str, Any]]:
             "due_on": t.due_on.isoformat(),
             "channel": t.channel,
             "department_code": t.department_code,
-            "round": {"id": r.id, "name": r.name} if r else None,
+            "round": {"id": t.round_id, "name": rounds[t.round_id]} if t.round_id in rounds else None,
             "warning": warning_summary(w) if w else None,
             "entity": {
-                "uscc": e.uscc,
-                "name": e.name,
-                "address": e.address,
-                "region_code": e.region_code,
-                "credit_grade": e.credit_grade,
-                "credit_score": e.credit_score,
-                "business_type": e.business_type,
+                "uscc": t.uscc,
+                "name": t.entity_name,
+                "address": t.address,
+                "region_code": t.region_code,
+                "credit_grade": t.credit_grade,
+                "credit_score": t.credit_score,
+                "business_type": t.business_type,
             },
             "form_code": t.form_code,
             "domains": t.domains,
@@ -137,15 +192,26 @@ def task_dicts(session: Session, tasks: Sequence[Task]) -> list[dict[str, Any]]:
                     "law": items[code].legal_reference.law_id if items[code].legal_reference else None,
                     "article": items[code].legal_reference.article if items[code].legal_reference else None,
                 }
-                for code in t.check_items
+                for code in (t.check_items or [])
                 if code in items
             ],
-            "inspectors": [{"id": a.inspector_id, "name": a.inspector.name} for a in t.assignments],
+            "inspectors": people.get(t.id, []),
             "problem_found": t.problem_found,
             "created_at": t.created_at.isoformat(),
             "updated_at": t.updated_at.isoformat(),
         })
-    return out
+    return out, unseen
+
+
+def mark_seen_ids(session: Session, user: User, task_ids: Sequence[int]) -> None:
+    """Record that the inspector has received these tasks (one UPDATE, only when something is new)."""
+    if not user.inspector_id or not task_ids:
+        return
+    session.execute(update(TaskAssignment).where(TaskAssignment.inspector_id == user.inspector_id,
+                                                 TaskAssignment.task_id.in_(list(task_ids)),
+                                                 TaskAssignment.seen_at.is_(None))
+                    .values(seen_at=utcnow()).execution_options(synchronize_session=False))
+    session.commit()
 
 
 def inspector_workload(session: Session, department_code: str | None = None) -> list[dict[str, Any]]:
