@@ -23,34 +23,6 @@ def _inspector_id(user: User) -> int | None:
     return user.inspector_id
 
 
-def visible_tasks_query(user: User) -> Any:
-    q = select(Task).options(
-        selectinload(Task.entity), selectinload(Task.assignments).selectinload(TaskAssignment.inspector)
-    )
-    if user.has_role("supervisor", "admin", "analyst"):
-        if user.department_code and not user.has_role("admin", "analyst"):
-            q = q.where(Task.department_code == user.department_code)
-        return q
-    inspector_id = _inspector_id(user)
-    if inspector_id is None:
-        return q.where(False)
-    return q.join(TaskAssignment, TaskAssignment.task_id == Task.id).where(
-        TaskAssignment.inspector_id == inspector_id
-    )
-
-
-def list_tasks(
-    session: Session, user: User, *, state: str | None = None, since: dt.datetime | None = None,
-    limit: int = 500,
-) -> Sequence[Task]:
-    q = visible_tasks_query(user)
-    if state:
-        q = q.where(Task.state.in_(state.split(",")))
-    if since:
-        q = q.where(Task.updated_at > since)
-    return session.scalars(q.order_by(Task.due_on, Task.id).limit(limit)).unique().all()
-
-
 def get_task(session: Session, user: User, task_id: int) -> Task:
     task = session.get(Task, task_id)
     if task is None:
@@ -77,18 +49,6 @@ def unread_task_count(session: Session, user: User) -> int:
             Task.state.in_(("assigned", "in_progress")),
         )
     ) or 0
-
-
-def mark_seen(session: Session, user: User, tasks: Sequence[Task]) -> None:
-    if not user.inspector_id or not tasks:
-        return
-    unseen = [t.id for t in tasks for a in t.assignments if a.inspector_id == user.inspector_id and a.seen_at is None]
-    if unseen:  # one UPDATE, and only when something is new to this inspector
-        session.execute(update(TaskAssignment).where(TaskAssignment.inspector_id == user.inspector_id,
-                                                     TaskAssignment.task_id.in_(unseen),
-                                                     TaskAssignment.seen_at.is_(None))
-                        .values(seen_at=utcnow()).execution_options(synchronize_session=False))
-        session.commit()
 
 
 _TASK_COLUMNS = (
