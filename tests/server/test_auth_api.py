@@ -67,3 +67,17 @@ def test_role_decides_who_may_register_entities(client, users, auth, username, s
     if status == 403:
         assert response.get_json()["error"] == "forbidden"
     assert db.session.scalar(db.select(db.func.count()).select_from(ApiToken)) >= 1
+
+
+def test_create_user_with_an_unknown_role_is_refused_and_writes_nothing(app, runner):
+    from sqlalchemy import func, select
+
+    from server.auth.models import User
+    from server.extensions import db
+
+    out = runner.invoke(args=["create-user", "zhang", "--role", "boss", "--password", "secret123"])
+    assert out.exit_code != 0 and "未知角色" in out.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    ok = runner.invoke(args=["create-user", "zhang", "--role", "analyst", "--password", "secret123"])
+    assert ok.exit_code == 0, ok.output
+    assert db.session.scalar(select(User.roles).where(User.username == "zhang")) == "analyst"
