@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from sampling.assign import REASONS, assign_inspectors
@@ -413,21 +413,25 @@ def _create_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray, *
     infeasible = [{"entity_id": int(drawn_ids[t]), "reason": REASONS.get(r, r)}
                   for t, r in assignment.infeasible]
     bad = {i["entity_id"] for i in infeasible}
-    n_tasks = 0
+    domains = sorted({domains_of[c] for c in rnd.check_item_codes})
+    rows, crews = [], []
     for t, eid in enumerate(drawn_ids.tolist()):
         chosen = [int(ins_ids[j]) for j in assignment.inspectors[t] if j >= 0]
         if eid in bad or len(chosen) < rnd.inspectors_per_task:
             continue
         form_code = forms.get(btypes[eid], "general")
-        items = [c for c in rnd.check_item_codes if c not in form_items.get(form_code, set())]
-        task = Task(entity_id=eid, channel=rnd.channel, round_id=rnd.id, department_code=lead_depts[t],
-                    state="assigned", form_code=form_code, check_items=items,
-                    domains=sorted({domains_of[c] for c in rnd.check_item_codes}), due_on=rnd.period_end)
-        session.add(task)
-        session.flush()
-        session.add_all([TaskAssignment(task_id=task.id, inspector_id=ins, lead=k == 0)
-                         for k, ins in enumerate(chosen)])
-        n_tasks += 1
+        rows.append({"entity_id": eid, "channel": rnd.channel, "round_id": rnd.id, "department_code": lead_depts[t],
+                     "state": "assigned", "form_code": form_code, "due_on": rnd.period_end, "domains": domains,
+                     "check_items": [c for c in rnd.check_item_codes if c not in form_items.get(form_code, set())]})
+        crews.append(chosen)
+    n_tasks = len(rows)
+    # bulk: one INSERT … RETURNING for the tasks (in order), one for their inspectors
+    for start in range(0, n_tasks, 5_000):
+        batch = rows[start:start + 5_000]
+        ids = session.scalars(insert(Task).returning(Task.id, sort_by_parameter_order=True), batch).all()
+        session.execute(insert(TaskAssignment), [
+            {"task_id": task_id, "inspector_id": ins, "lead": k == 0}
+            for task_id, chosen in zip(ids, crews[start:start + 5_000], strict=True) for k, ins in enumerate(chosen)])
     return n_tasks, infeasible
 
 
