@@ -12,8 +12,8 @@ from server.extensions import api, csrf, db
 def register(app: Flask) -> None:
     from server.analytics.api import blp as analytics_api
     from server.auth.api import blp as auth_api
-    from server.credit.api import blp as credit_api
     from server.console.views import bp as console_bp
+    from server.credit.api import blp as credit_api
     from server.entities.api import blp as entities_api
     from server.inspections.api import blp as submissions_api
     from server.publication.api import blp as public_api

@@ -53,16 +53,11 @@ def demo(entities: int, periods: int, seed: int, if_empty: bool) -> None:
 def build_demo(*, entities: int, periods: int, seed: int, today: dt.date) -> None:
     from sqlalchemy import select
 
-    from risk_models.registry import MODEL_NAMES
     from server.auth.services import create_user
-    from server.credit.services import score_credit, train_credit
     from server.extensions import db
-    from server.reference.models import Department
-    from server.risk.features import build_features, save_snapshot
-    from server.risk.services import issue_from_scores, load_models, score_models, train_model
     from server.rounds import services as rounds
     from server.simulation.loop import SimulationConfig, progress_bar
-    from server.simulation.run import SLA, Context, build_province, run_period
+    from server.simulation.run import Context, build_province, run_period, score_province
     from server.tasks.models import Inspector
 
     session = db.session
@@ -75,15 +70,7 @@ def build_demo(*, entities: int, periods: int, seed: int, today: dt.date) -> Non
     for period in range(periods):
         run_period(session, ctx, period, progress=step)
     # Today: fresh scores and warnings waiting on the board, and an open round with tasks.
-    frame = build_features(session, today)
-    save_snapshot(session, frame, ctx.model_dir)
-    train_credit(session, until=today, model_dir=ctx.model_dir)
-    score_credit(session, frame)
-    for name in MODEL_NAMES:
-        train_model(session, name, until=today, model_dir=ctx.model_dir, population=frame)
-    models = load_models(session)
-    issue_from_scores(session, frame, score_models(session, frame, models), models, today=today,
-                      calendar=ctx.calendar, sla=SLA)
+    score_province(session, today, model_dir=ctx.model_dir, calendar=ctx.calendar)
     step("today's warnings")
     inspectors = session.scalars(select(Inspector).where(Inspector.department_code == DEMO_DEPARTMENT)
                                  .order_by(Inspector.id)).all()
@@ -95,10 +82,9 @@ def build_demo(*, entities: int, periods: int, seed: int, today: dt.date) -> Non
     if inspectors:
         inspectors[0].name, inspectors[1].name = DEMO_USERS[0][3], DEMO_USERS[1][3]
     session.commit()
-    supervisor_id = session.scalar(select(Department.code).where(Department.code == DEMO_DEPARTMENT))
     rnd = rounds.create_round(session, {
         "name": f"{today.year}年杭州市餐饮服务食品安全双随机抽查", "channel": "credit_weighted",
-        "design": "stratified", "department_codes": [supervisor_id], "check_item_codes": ["FS09", "FS10"],
+        "design": "stratified", "department_codes": [DEMO_DEPARTMENT], "check_item_codes": ["FS09", "FS10"],
         "scope": {"regions": ["330100"], "business_types": ["catering", "food_retail"]},
         "period_start": today, "period_end": today + dt.timedelta(days=60),
         "ratios": {"A": 0.03, "B": 0.06, "C": 0.12, "D": 0.3}, "force_warning_levels": ["red"],

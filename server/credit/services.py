@@ -20,8 +20,8 @@ import numpy as np
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from risk_models.credit import CREDIT_FEATURES, CreditModel
 from risk_models.credit_prior import PriorScorecard
-from risk_models.features import FEATURES
 from risk_models.persist import ModelVersionError
 from server.audit.services import record
 from server.credit.models import CreditScore
@@ -30,42 +30,30 @@ from server.inspections.models import InspectionResult
 from server.risk.models import FeatureSnapshot, ModelVersion
 
 log = logging.getLogger(__name__)
-CREDIT_DIMENSIONS = ("basic", "operation", "compliance", "supervision", "social")
 #: Minimum recorded outcomes (and problems among them) before the scorecard is trained.
 MIN_OUTCOMES, MIN_PROBLEMS = 300, 30
 
 
 def credit_features() -> list[str]:
-    try:
-        from risk_models.credit import CREDIT_FEATURES
-
-        return list(CREDIT_FEATURES)
-    except ImportError:  # pragma: no cover - before the trained scorecard exists
-        return [f.name for f in FEATURES if f.dimension in CREDIT_DIMENSIONS and f.kind == "num"]
+    """The credit indicators: the five dimensions' numeric features of the catalogue."""
+    return list(CREDIT_FEATURES)
 
 
 def labelled_outcomes(session: Session, names: list[str], *, until: dt.date) -> tuple[np.ndarray, np.ndarray]:
     """Indicator rows of inspected entities (from the snapshot before each inspection) and outcomes."""
-    from server.risk.features import load_snapshot
+    from server.risk.features import load_snapshot, locate, snapshot_before
 
     rows = session.execute(select(InspectionResult.entity_id, InspectionResult.inspected_on,
                                   InspectionResult.problem_found)
                            .where(InspectionResult.inspected_on < until)).all()
-    snaps = session.scalars(select(FeatureSnapshot.as_of).where(FeatureSnapshot.as_of < until)
-                            .order_by(FeatureSnapshot.as_of)).all()
-    if not rows or not snaps:
-        return np.zeros((0, len(names))), np.zeros(0)
-    snap_days = np.array(snaps, dtype="datetime64[D]")
-    which = np.searchsorted(snap_days, np.array([r[1] for r in rows], dtype="datetime64[D]"), side="left") - 1
+    snaps, which = snapshot_before(session, [r[1] for r in rows], until=until)
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     y = np.array([r[2] for r in rows], dtype=np.float64)
     X_parts, y_parts = [], []
     for s in np.unique(which[which >= 0]):
         sel = np.flatnonzero(which == s)
         frame = load_snapshot(session, snaps[int(s)])
-        pos = np.searchsorted(frame.entity_ids, ids[sel])
-        pos = np.clip(pos, 0, len(frame.entity_ids) - 1)
-        ok = frame.entity_ids[pos] == ids[sel]
+        pos, ok = locate(frame.entity_ids, ids[sel])
         X_parts.append(frame.matrix(names)[pos[ok]])
         y_parts.append(y[sel[ok]])
     if not X_parts:
@@ -75,10 +63,6 @@ def labelled_outcomes(session: Session, names: list[str], *, until: dt.date) -> 
 
 def train_credit(session: Session, *, until: dt.date, model_dir: str | Path, actor: str = "system") -> Any:
     """Fit the scorecard on recorded outcomes; return the model (``None`` if too few outcomes)."""
-    try:
-        from risk_models.credit import CreditModel
-    except ImportError:  # pragma: no cover
-        return None
     names = credit_features()
     X, y = labelled_outcomes(session, names, until=until)
     if len(y) < MIN_OUTCOMES or y.sum() < MIN_PROBLEMS:
@@ -108,8 +92,6 @@ def active_model(session: Session) -> tuple[Any, str]:
     version = session.scalar(select(ModelVersion).where(ModelVersion.name == "credit", ModelVersion.active.is_(True)))
     if version is not None and version.path:
         try:
-            from risk_models.credit import CreditModel
-
             return CreditModel.load(version.path, feature_names=credit_features()), version.version
         except (ModelVersionError, FileNotFoundError) as exc:
             # refused (another code version or indicator list): say so, keep grading with the table
@@ -142,7 +124,7 @@ def grade_frame(model: Any, frame: Any) -> CreditGrades:
     no_data = np.all(np.isnan(X) | (X == 0), axis=1) & (frame.column("age_years") < 0.5)
     grades = np.where(no_data & ~serious & ~abnormal, "B", grades)  # documented default for no data
     overrides = np.where(serious, "serious_violation", np.where(abnormal & (grades == "C"), "abnormal_list", ""))
-    return CreditGrades(np.asarray(scores, dtype=np.float64), np.asarray(grades), list(reasons), overrides, no_data)
+    return CreditGrades(scores, np.asarray(grades), list(reasons), overrides, no_data)
 
 
 NO_DATA_REASONS = [{"code": "no_data", "label": "无足够数据，默认B级", "points_lost": 0.0}]
@@ -200,10 +182,10 @@ def _update_entities(session: Session, entity_ids: np.ndarray, scores: list[floa
                                                                       strict=True)])
 
 
-def score_credit(session: Session, frame: Any, *, actor: str = "system", chunk: int = 50_000) -> dict[str, int]:
+def score_credit(session: Session, frame: Any, *, actor: str = "system") -> dict[str, int]:
     """Score and grade every entity of ``frame``; store grade history; return grade counts.
 
-    ``chunk`` is kept for callers; rows are stored in one bulk statement (COPY on PostgreSQL).
+    Rows are stored in one bulk statement (COPY on PostgreSQL).
     """
     model, version = active_model(session)
     return store_credit(session, frame.entity_ids, frame.as_of, grade_frame(model, frame), version, actor=actor)

@@ -10,13 +10,13 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from server.schemas import ObjectSchema
 from server.auth.decorators import STAFF, current_user, roles_required
 from server.entities import services
 from server.entities.models import Entity
 from server.entities.profile import entity_profile
 from server.errors import Invalid, NotFound
 from server.extensions import db
+from server.schemas import ObjectSchema
 
 blp = Blueprint("entities", __name__, url_prefix="/api/v1/entities", description="市场主体")
 

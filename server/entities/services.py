@@ -15,7 +15,12 @@ from server.audit.services import record
 from server.entities.models import ENTITY_STATUSES, ENTITY_TYPES, Entity
 from server.errors import Conflict, Invalid
 from server.reference.models import BusinessType, Industry, Region
-from server.validation import ValidationError, validate_industry_code, validate_region_code, validate_uscc
+from server.validation import (
+    ValidationError,
+    validate_industry_code,
+    validate_region_code,
+    validate_uscc,
+)
 
 CSV_COLUMNS = (
     "uscc", "name", "region_code", "industry_code", "business_type", "entity_type",

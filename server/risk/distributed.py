@@ -190,15 +190,14 @@ def entity_columns(session: Any, entity_ids: np.ndarray) -> tuple[np.ndarray, np
     from sqlalchemy import select
 
     from server.entities.models import Entity
-    from server.risk.features import read_frame
+    from server.risk.features import locate, read_frame
 
     table = read_frame(
         session,
         select(Entity.id, Entity.region_code, Entity.business_type).order_by(Entity.id),
         ["id", "region", "btype"],
     )
-    ids = table["id"].to_numpy(dtype=np.int64)
-    pos = np.clip(np.searchsorted(ids, entity_ids), 0, max(len(ids) - 1, 0))
+    pos, _ = locate(table["id"].to_numpy(dtype=np.int64), entity_ids)
     return table["region"].to_numpy(dtype=object)[pos], table["btype"].to_numpy(dtype=object)[pos]
 
 

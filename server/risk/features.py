@@ -56,6 +56,31 @@ NUMERIC = [f.name for f in FEATURES if f.kind != "text"]
 TEXT = [f.name for f in FEATURES if f.kind == "text"]
 
 
+def locate(sorted_ids: np.ndarray, ids: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``ids`` in the ascending array ``sorted_ids`` and the mask of those found.
+
+    Positions of ids not found are clipped into range (use the mask before trusting them).
+    """
+    e = np.asarray(ids, dtype=np.int64)
+    n = len(sorted_ids)
+    if n == 0:
+        return np.zeros(len(e), dtype=np.int64), np.zeros(len(e), dtype=bool)
+    pos = np.clip(np.searchsorted(sorted_ids, e), 0, n - 1)
+    return pos, sorted_ids[pos] == e
+
+
+def snapshot_before(session: Session, dates: Any, *, until: dt.date) -> tuple[list[dt.date], np.ndarray]:
+    """Snapshot dates before ``until`` and, for each of ``dates``, the index of the latest one
+    taken strictly before it (-1 if none): the features the system had before that day."""
+    snapshots = list(session.scalars(select(FeatureSnapshot.as_of).where(FeatureSnapshot.as_of < until)
+                                     .order_by(FeatureSnapshot.as_of)))
+    days = np.asarray(dates, dtype="datetime64[D]")
+    if not snapshots:
+        return snapshots, np.full(len(days), -1, dtype=np.int64)
+    which = np.searchsorted(np.array(snapshots, dtype="datetime64[D]"), days, side="left") - 1
+    return snapshots, which
+
+
 @dataclass
 class FeatureFrame:
     """Features of ``entity_ids`` (sorted) as of a date: numeric matrix + text columns."""
@@ -107,11 +132,7 @@ class _Builder:
 
     def pos(self, entity_ids: Any) -> tuple[np.ndarray, np.ndarray]:
         """Row positions of ``entity_ids`` and the mask of those that are in the frame."""
-        e = np.asarray(entity_ids, dtype=np.int64)
-        p = np.searchsorted(self.ids, e)
-        p = np.clip(p, 0, max(self.n - 1, 0))
-        ok = (self.n > 0) & (self.ids[p] == e) if self.n else np.zeros(len(e), dtype=bool)
-        return p, ok
+        return locate(self.ids, entity_ids)
 
     def count(self, entity_ids: Any, mask: np.ndarray | None = None, weights: Any = None) -> np.ndarray:
         p, ok = self.pos(entity_ids)

@@ -27,7 +27,7 @@ from server.audit.services import record
 from server.entities.models import Entity
 from server.inspections.models import InspectionResult
 from server.reference.models import LegalReference
-from server.risk.models import FeatureSnapshot, ModelVersion, risk_scores
+from server.risk.models import ModelVersion, risk_scores
 from server.warnings.models import Warning
 
 __all__ = [
@@ -64,14 +64,18 @@ class ScoreRun:
     max_model: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
 
 
-def _business_types(session: Session, entity_ids: np.ndarray) -> np.ndarray:
-    from server.risk.features import read_frame
+def _business_type_lookup(session: Session) -> Any:
+    """``entity ids → business types``, from one read of the entities table."""
+    from server.risk.features import locate, read_frame
 
     table = read_frame(session, select(Entity.id, Entity.business_type).order_by(Entity.id), ["id", "btype"])
     ids = table["id"].to_numpy(dtype=np.int64)
     types = table["btype"].to_numpy(dtype=object)
-    pos = np.searchsorted(ids, entity_ids)
-    return types[np.clip(pos, 0, max(len(ids) - 1, 0))]
+    return lambda entity_ids: types[locate(ids, entity_ids)[0]]
+
+
+def _business_types(session: Session, entity_ids: np.ndarray) -> np.ndarray:
+    return _business_type_lookup(session)(entity_ids)
 
 
 def _population_rows(model: RiskModel, btypes: np.ndarray) -> np.ndarray:
@@ -132,12 +136,10 @@ def score_models(
     models: dict[str, RiskModel],
     *,
     store: bool = True,
-    chunk: int = 50_000,
 ) -> ScoreRun:
     """Score every entity with every model and store one wide row per entity.
 
-    ``chunk`` is kept for callers; rows are now stored in one bulk statement (COPY on
-    PostgreSQL).
+    Rows are stored in one bulk statement (COPY on PostgreSQL).
     """
     run = score_frame(frame, _business_types(session, frame.entity_ids), models)
     if store:
@@ -244,7 +246,7 @@ def training_set(
     snapshots apart. Every label comes from a recorded result; every feature row was
     computed before that inspection (no look-ahead).
     """
-    from server.risk.features import load_snapshot
+    from server.risk.features import load_snapshot, locate, snapshot_before
 
     model_cls = get_model_class(name)
     rows = session.execute(
@@ -254,26 +256,24 @@ def training_set(
         .order_by(InspectionResult.inspected_on, InspectionResult.id)
     ).all()
     rows = [r for r in rows if name in (r[3] or [])]
-    snapshots = session.scalars(select(FeatureSnapshot.as_of).where(FeatureSnapshot.as_of < until)
-                                .order_by(FeatureSnapshot.as_of)).all()
     n_features = len(model_cls.features)
     empty = (np.zeros((0, n_features)), np.zeros(0), np.zeros(0, dtype=np.int64), {"n": 0, "from": None, "to": None})
-    if not rows or not snapshots:
+    if not rows:
         return empty
-    snap_dates = np.array(snapshots, dtype="datetime64[D]")
     inspected = np.array([r[1] for r in rows], dtype="datetime64[D]")
-    which = np.searchsorted(snap_dates, inspected, side="left") - 1  # latest snapshot strictly before
+    snapshots, which = snapshot_before(session, inspected, until=until)
+    if not snapshots:
+        return empty
     entity_ids = np.array([r[0] for r in rows], dtype=np.int64)
     labels = np.array([name in (r[2] or []) for r in rows], dtype=np.float64)
+    btype_of = _business_type_lookup(session)  # business types do not change: read them once
     X_parts, y_parts, g_parts = [], [], []
     for s in np.unique(which[which >= 0]):
         sel = np.flatnonzero(which == s)
         frame = load_snapshot(session, snapshots[int(s)])
-        btypes = _business_types(session, frame.entity_ids)
-        population = _population_rows(model_cls, btypes)
+        population = _population_rows(model_cls, btype_of(frame.entity_ids))
         y = np.full(len(frame.entity_ids), np.nan)
-        pos = np.searchsorted(frame.entity_ids, entity_ids[sel])
-        ok = (pos < len(frame.entity_ids)) & (frame.entity_ids[np.clip(pos, 0, len(frame.entity_ids) - 1)] == entity_ids[sel])
+        pos, ok = locate(frame.entity_ids, entity_ids[sel])
         # An entity inspected twice in the period counts as a problem if either found one.
         y[pos[ok]] = 0.0
         np.maximum.at(y, pos[ok], labels[sel[ok]])

@@ -32,7 +32,15 @@ from server.db import utcnow
 from server.entities.models import ENTITY_TYPES, Entity, Licence
 from server.errors import Conflict, Invalid, NotFound
 from server.inspections.models import InspectionResult
-from server.reference.models import BusinessType, CheckItem, Department, FormTemplate, Industry, Region
+from server.reference.models import (
+    BusinessType,
+    CheckItem,
+    Department,
+    FormTemplate,
+    Industry,
+    Region,
+)
+from server.risk.features import locate
 from server.risk.models import risk_scores
 from server.rounds.models import DrawnEntity, SamplingRound
 from server.tasks.models import Inspector, InspectorConflict, Task, TaskAssignment
@@ -232,9 +240,7 @@ def build_pool(session: Session, rnd: SamplingRound, *, today: dt.date) -> Pool:
     if latest is not None and n:
         lv = session.execute(select(risk_scores.c.entity_id, risk_scores.c.max_level)
                              .where(risk_scores.c.as_of == latest)).all()
-        lv_ids = np.array([r[0] for r in lv], dtype=np.int64)
-        pos = np.searchsorted(ids, lv_ids)
-        ok = (pos < n) & (ids[np.clip(pos, 0, n - 1)] == lv_ids)
+        pos, ok = locate(ids, [r[0] for r in lv])
         level[pos[ok]] = np.array([r[1] for r in lv], dtype=np.float64)[ok]
     odds = np.array([GRADE_ODDS[g] for g in GRADES])[grades] if n else np.zeros(0)
     return Pool(ids, uscc, grades, odds * (1 + level), forced, excluded, counts)
@@ -294,24 +300,20 @@ def _pool_file(pool_dir: str | Path, rnd: SamplingRound) -> Path:
     return path / f"round-{rnd.id}-pool.npz"
 
 
-def _task_departments(session: Session, rnd: SamplingRound, entity_ids: np.ndarray) -> tuple[list[str], np.ndarray]:
+def _task_departments(session: Session, rnd: SamplingRound, entity_ids: np.ndarray,
+                      info: dict[int, tuple[str, str]], form_of: dict[str, str],
+                      form_domains: dict[str, set[str]]) -> list[str]:
     """Lead department of each entity's task: a round department of the entity's city whose
     domains best cover the entity's form (joint rounds: one visit, every department's items)."""
     depts = session.execute(select(Department.code, Department.region_code, Department.domains)
                             .where(Department.code.in_(rnd.department_codes))).all()
-    forms = {f.code: {i.get("domain") for i in f.items if i.get("domain")}
-             for f in session.scalars(select(FormTemplate).where(FormTemplate.current.is_(True)))}
-    form_of = dict(session.execute(select(BusinessType.code, BusinessType.form_code)).all())
-    rows = session.execute(select(Entity.id, Entity.region_code, Entity.business_type)
-                           .where(Entity.id.in_(entity_ids.tolist()))).all()
-    info = {r[0]: (r[1], r[2]) for r in rows}
     out = []
     for eid in entity_ids.tolist():
         region, btype = info[eid]
-        covered = forms.get(form_of.get(btype, "general"), set())
+        covered = form_domains.get(form_of.get(btype, "general"), set())
         best = max(depts, key=lambda d: (d[1][:4] == region[:4], len(covered & set(d[2] or []))))
         out.append(best[0])
-    return out, np.array([info[e][0] for e in entity_ids.tolist()], dtype=object)
+    return out
 
 
 def run_draw(session: Session, rnd: SamplingRound, *, actor: str, today: dt.date, pool_dir: str | Path,
@@ -344,11 +346,12 @@ def _draw_and_assign(session: Session, rnd: SamplingRound, *, actor: str, today:
     assert rnd.seed is not None
     result = _draw(rnd, pool.strata, pool.weights, pool.forced, pool.excluded, rnd.seed)
     drawn_ids = pool.entity_ids[result.indices]
-    session.execute(DrawnEntity.__table__.insert(), [
-        {"round_id": rnd.id, "entity_id": int(e), "rank": i, "stratum": GRADES[int(s)] if s >= 0 else None,
-         "inclusion_probability": float(p), "forced": bool(f)}
-        for i, (e, s, p, f) in enumerate(zip(drawn_ids, pool.strata[result.indices], result.inclusion_probability,
-                                             result.forced, strict=True))]) if len(drawn_ids) else None
+    if len(drawn_ids):
+        session.execute(DrawnEntity.__table__.insert(), [
+            {"round_id": rnd.id, "entity_id": int(e), "rank": i, "stratum": GRADES[int(s)] if s >= 0 else None,
+             "inclusion_probability": float(p), "forced": bool(f)}
+            for i, (e, s, p, f) in enumerate(zip(drawn_ids, pool.strata[result.indices],
+                                                 result.inclusion_probability, result.forced, strict=True))])
     tasks, infeasible = _create_tasks(session, rnd, drawn_ids, today=today)
     rnd.state, rnd.pool_digest, rnd.pool_size, rnd.pool_path = "drawn", digest, int((~pool.excluded).sum()), str(path)
     rnd.drawn_at = utcnow()
@@ -369,7 +372,15 @@ def _create_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray, *
                   ) -> tuple[int, list[dict[str, Any]]]:
     if not len(drawn_ids):
         return 0, []
-    lead_depts, regions = _task_departments(session, rnd, drawn_ids)
+    # what the draw needs of the entities and forms, read once
+    info = {r[0]: (r[1], r[2]) for r in session.execute(
+        select(Entity.id, Entity.region_code, Entity.business_type).where(Entity.id.in_(drawn_ids.tolist())))}
+    forms = dict(session.execute(select(BusinessType.code, BusinessType.form_code)).all())
+    templates = session.scalars(select(FormTemplate).where(FormTemplate.current.is_(True))).all()
+    form_domains = {f.code: {i.get("domain") for i in f.items if i.get("domain")} for f in templates}
+    form_items = {f.code: {str(i["id"]).upper() for i in f.items} for f in templates}
+    lead_depts = _task_departments(session, rnd, drawn_ids, info, forms, form_domains)
+    regions = [info[e][0] for e in drawn_ids.tolist()]
     # Inspector pool (两库): active inspectors of the round's pool departments.
     inspectors = session.execute(select(Inspector.id, Inspector.department_code, Inspector.region_code)
                                  .where(Inspector.active.is_(True),
@@ -403,11 +414,6 @@ def _create_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray, *
     assignment = assign_inspectors(groups, eligibility, per_task=rnd.inspectors_per_task, workload=workload,
                                    cap=rnd.workload_cap, recusal=np.array(sorted(set(recusal)), dtype=np.int64)
                                    .reshape(-1, 2), rng=rng_from_seed(rnd.seed, purpose=f"round:{rnd.id}:inspectors"))
-    forms = dict(session.execute(select(BusinessType.code, BusinessType.form_code)).all())
-    form_items = {f.code: {str(i["id"]).upper() for i in f.items}
-                  for f in session.scalars(select(FormTemplate).where(FormTemplate.current.is_(True)))}
-    btypes = dict(session.execute(select(Entity.id, Entity.business_type)
-                                  .where(Entity.id.in_(drawn_ids.tolist()))).all())
     domains_of = dict(session.execute(select(CheckItem.code, CheckItem.domain)
                                       .where(CheckItem.code.in_(rnd.check_item_codes))).all())
     infeasible = [{"entity_id": int(drawn_ids[t]), "reason": REASONS.get(r, r)}
@@ -419,7 +425,7 @@ def _create_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray, *
         chosen = [int(ins_ids[j]) for j in assignment.inspectors[t] if j >= 0]
         if eid in bad or len(chosen) < rnd.inspectors_per_task:
             continue
-        form_code = forms.get(btypes[eid], "general")
+        form_code = forms.get(info[eid][1], "general")
         rows.append({"entity_id": eid, "channel": rnd.channel, "round_id": rnd.id, "department_code": lead_depts[t],
                      "state": "assigned", "form_code": form_code, "due_on": rnd.period_end, "domains": domains,
                      "check_items": [c for c in rnd.check_item_codes if c not in form_items.get(form_code, set())]})

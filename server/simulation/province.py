@@ -53,6 +53,7 @@ from server.feeds.models import (
     SamplingTest,
 )
 from server.reference.models import BusinessType, Region
+from server.risk.features import locate
 from server.validation import make_usccs
 
 DOMAINS: tuple[str, ...] = tuple(MODEL_NAMES)
@@ -178,8 +179,8 @@ class Province:
         return self.config.signal * self.general / self.config.general_sd
 
     def position(self, entity_ids: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(self.entity_ids, entity_ids)
-        if np.any(self.entity_ids[np.clip(pos, 0, len(self.entity_ids) - 1)] != entity_ids):
+        pos, found = locate(self.entity_ids, entity_ids)
+        if not found.all():
             raise KeyError("entity not in the province")
         return pos
 

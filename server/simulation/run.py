@@ -26,10 +26,22 @@ from server.entities.models import Entity
 from server.inspections.models import InspectionResult
 from server.reference.models import Department
 from server.risk.features import build_features, save_snapshot
-from server.risk.services import issue_from_scores, load_models, model_precision, score_models, train_model
+from server.risk.services import (
+    issue_from_scores,
+    load_models,
+    model_precision,
+    score_models,
+    train_model,
+)
 from server.rounds import services as rounds
 from server.rounds.models import DrawnEntity
-from server.simulation.loop import InspectorUsers, SimulationConfig, channel_figures, inspect_tasks, stratified_ratios
+from server.simulation.loop import (
+    InspectorUsers,
+    SimulationConfig,
+    channel_figures,
+    inspect_tasks,
+    stratified_ratios,
+)
 from server.simulation.province import SURNAMES, Province, ProvinceConfig, form_domains
 from server.tasks.models import Inspector, InspectorConflict, Task
 from server.warnings import services as warnings
@@ -151,6 +163,29 @@ def _round(session: Session, ctx: Context, period: int, today: dt.date, *, chann
     return rnd
 
 
+def score_province(session: Session, today: dt.date, *, model_dir: Path, calendar: WorkCalendar,
+                   step: Any = None) -> None:
+    """Today's scoring from recorded data only: features (kept as a snapshot) → credit grades (the
+    scorecard retrained once enough outcomes are recorded) → the 15 models retrained on the outcomes
+    so far → scores → warnings above thresholds."""
+    def done(label: str) -> None:
+        if step:
+            step(label)
+
+    frame = build_features(session, today)
+    save_snapshot(session, frame, model_dir)
+    done("features")
+    train_credit(session, until=today, model_dir=model_dir)  # no-op while outcomes are too few
+    score_credit(session, frame)
+    done("credit")
+    for name in MODEL_NAMES:
+        train_model(session, name, until=today, model_dir=model_dir, population=frame)
+    models = load_models(session)
+    run = score_models(session, frame, models)
+    issue_from_scores(session, frame, run, models, today=today, calendar=calendar, sla=SLA)
+    done("models")
+
+
 def run_period(session: Session, ctx: Context, period: int, *, progress: Any = None) -> None:
     cfg = ctx.config
     today = cfg.start + dt.timedelta(days=period * cfg.period_days)
@@ -161,19 +196,7 @@ def run_period(session: Session, ctx: Context, period: int, *, progress: Any = N
         if progress:
             progress(f"period {period + 1}: {label}")
 
-    frame = build_features(session, today)
-    save_snapshot(session, frame, ctx.model_dir)
-    step("features")
-    if period > 0:
-        train_credit(session, until=today, model_dir=ctx.model_dir)
-    score_credit(session, frame)
-    step("credit")
-    for name in MODEL_NAMES:
-        train_model(session, name, until=today, model_dir=ctx.model_dir, population=frame)
-    models = load_models(session)
-    run = score_models(session, frame, models)
-    issue_from_scores(session, frame, run, models, today=today, calendar=ctx.calendar, sla=SLA)
-    step("models")
+    score_province(session, today, model_dir=ctx.model_dir, calendar=ctx.calendar, step=step)
     _warning_handling(session, ctx, period, today, rng, users)
     n_warning = sum(1 for r in ctx.results if r["period"] == period and r["channel"] == "warning")
     ctx.oracle.append(ctx.province.oracle_rate(n_warning, np.random.default_rng([cfg.seed, 200 + period])))

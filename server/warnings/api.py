@@ -9,12 +9,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from server.schemas import ObjectSchema
 from server.auth.decorators import current_user, roles_required
 from server.entities.models import Entity
 from server.entities.profile import warning_summary
 from server.errors import NotFound
 from server.extensions import db
+from server.schemas import ObjectSchema
 from server.warnings import services
 from server.warnings.models import Warning
 
