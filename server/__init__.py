@@ -24,6 +24,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     instance_path = os.environ.get("SHUANGSUI_INSTANCE") or str(config_module.ROOT / "instance")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    from server.jsonio import OrjsonProvider
+
+    app.json = OrjsonProvider(app)
     app.url_map.converters["int"] = _DatabaseInt
     app.config.from_object(config_module.Config)
     app.config.update(config_module.from_environment())
@@ -40,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # A pool of one in-memory database must be shared; files get a busy timeout.
         opts = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
         opts.setdefault("connect_args", {"timeout": 30})
+        opts.pop("pool_pre_ping", None)  # a file cannot go away like a server: no ping per request
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = opts
 
     import server.models  # noqa: F401  (complete metadata)

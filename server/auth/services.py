@@ -6,8 +6,8 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from server.audit.services import record
 from server.auth.models import ROLES, ApiToken, LoginAttempt, User
@@ -72,12 +72,29 @@ def issue_token(session: Session, user: User, *, ttl_hours: float = 12) -> tuple
     return token, expires
 
 
+_USER_COLUMNS = tuple(User.__table__.c)
+_USER_FOR_TOKEN = (select(*_USER_COLUMNS, ApiToken.revoked_at.label("token_revoked_at"),
+                          ApiToken.expires_at.label("token_expires_at"))
+                   .join_from(ApiToken, User, ApiToken.user_id == User.id)
+                   .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
-                         .where(ApiToken.token_hash == _hash_token(token)))
-    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= utcnow():
+    """The active user holding this unexpired, unrevoked token.
+
+    Every API call runs this, so it is one Core query and the user is built from its row
+    as a *detached* instance (not loaded through the ORM): request code only reads a
+    user's attributes, and a detached instance added to a session is treated as the
+    existing row, never inserted again.
+    """
+    row = session.connection().execute(_USER_FOR_TOKEN, {"token_hash": _hash_token(token)}).first()
+    if row is None or row.token_revoked_at is not None or _aware(row.token_expires_at) <= utcnow():
         return None
-    return row.user if row.user.active else None
+    if not row.active:
+        return None
+    user = User(**{c.key: row._mapping[c] for c in _USER_COLUMNS})
+    make_transient_to_detached(user)
+    return user
 
 
 def revoke_token(session: Session, token: str, *, actor: str) -> bool:

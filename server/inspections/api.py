@@ -61,22 +61,6 @@ class AttachmentResultSchema(Schema):
     stored = fields.Boolean()
 
 
-def _result(outcome: services.Outcome) -> dict[str, Any]:
-    sub = outcome.submission
-    from server.tasks.models import Task
-
-    task = db.session.get(Task, sub.task_id)
-    return {
-        "id": sub.id,
-        "instance_id": sub.instance_id,
-        "status": "accepted" if outcome.created else "duplicate",
-        "task_id": sub.task_id,
-        "task_state": task.state if task else None,
-        "problem_found": outcome.result.problem_found if outcome.result else None,
-        "missing_attachments": services.missing_attachments(db.session, sub),
-    }
-
-
 @blp.route("")
 class SubmissionCollection(MethodView):
     @roles_required("inspector")
@@ -91,7 +75,7 @@ class SubmissionCollection(MethodView):
         assert user is not None
         raw = request.get_json()
         outcome = services.receive_submission(db.session, user, raw if isinstance(raw, dict) else body)
-        return _result(outcome), 201 if outcome.created else 200
+        return outcome.receipt, 201 if outcome.created else 200
 
 
 @blp.route("/<int:submission_id>/attachments")

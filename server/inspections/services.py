@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,22 @@ class Outcome:
     submission: Submission
     created: bool
     result: InspectionResult | None
+    #: the answer to the handheld (``SubmissionResultSchema``), taken before the commit
+    receipt: dict[str, Any]
+
+
+def _receipt(session: Session, submission: Submission, created: bool, result: InspectionResult | None) -> dict[str, Any]:
+    """The stored submission as the API reports it (a replay: read back from the database)."""
+    task = session.get(Task, submission.task_id)
+    return {
+        "id": submission.id,
+        "instance_id": submission.instance_id,
+        "status": "accepted" if created else "duplicate",
+        "task_id": submission.task_id,
+        "task_state": task.state if task else None,
+        "problem_found": result.problem_found if result else None,
+        "missing_attachments": missing_attachments(session, submission),
+    }
 
 
 def payload_hash(body: dict[str, Any]) -> str:
@@ -69,7 +85,7 @@ def _existing(session: Session, instance_id: str, digest: str) -> Outcome | None
             code="instance_conflict",
         )
     result = session.scalar(select(InspectionResult).where(InspectionResult.submission_id == found.id))
-    return Outcome(found, False, result)
+    return Outcome(found, False, result, _receipt(session, found, False, result))
 
 
 def _inspected_on(body: dict[str, Any]) -> dt.date:
@@ -148,12 +164,13 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
         if existing is not None:
             return existing
         raise
-    for att in body.get("attachments") or []:
-        session.add(Attachment(
-            submission_id=submission.id, item_id=str(att["item_id"]), kind=str(att["kind"]),
-            filename=_client_filename(att.get("filename")), checksum=str(att["checksum"]).lower(),
-            size=int(att.get("size") or 0), path=None, received_at=None,
-        ))
+    declared = [{
+        "submission_id": submission.id, "item_id": str(att["item_id"]), "kind": str(att["kind"]),
+        "filename": _client_filename(att.get("filename")), "checksum": str(att["checksum"]).lower(),
+        "size": int(att.get("size") or 0), "path": None, "received_at": None,
+    } for att in body.get("attachments") or []]
+    if declared:
+        session.execute(insert(Attachment), declared)  # one executemany
     task_id = task.id
     try:
         # A concurrent result for the same task surfaces as a unique violation either at
@@ -165,6 +182,12 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
             failed_items=check.failed_items, summary=check.summary, submission=submission,
             actor=user.username,
         )
+        # every declared attachment is still to be uploaded: the receipt needs no read-back
+        receipt = {
+            "id": submission.id, "instance_id": instance_id, "status": "accepted", "task_id": task_id,
+            "task_state": task.state, "problem_found": result.problem_found,
+            "missing_attachments": [a["checksum"] for a in declared],
+        }
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -176,7 +199,7 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
             raise _already_done(session, done) from None
         raise Conflict(f"任务 {task_id} 已由其他设备提交结果 (the task received another result at the same time)",
                        code="task_closed") from None
-    return Outcome(submission, True, result)
+    return Outcome(submission, True, result, receipt)
 
 
 def _client_filename(raw: Any) -> str:
@@ -244,9 +267,10 @@ def record_result(
 
 
 def missing_attachments(session: Session, submission: Submission) -> list[str]:
-    return [a.checksum for a in session.scalars(
-        select(Attachment).where(Attachment.submission_id == submission.id, Attachment.path.is_(None))
-    )]
+    return list(session.scalars(
+        select(Attachment.checksum).where(Attachment.submission_id == submission.id, Attachment.path.is_(None))
+        .order_by(Attachment.id)
+    ))
 
 
 def store_attachment(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -49,7 +50,8 @@ class TaskList(MethodView):
                                        limit=args["limit"])
         items, unseen = services.task_row_dicts(db.session, rows, inspector_id=user.inspector_id)
         services.mark_seen_ids(db.session, user, unseen)
-        return {"items": items, "server_time": now.isoformat()}
+        # already plain JSON types: serialised as is (the schema above documents it)
+        return jsonify(items=items, server_time=now.isoformat())
 
 
 @blp.route("/<int:task_id>")

@@ -6,14 +6,14 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Integer, bindparam, func, select, update
+from sqlalchemy.orm import Session
 
 from server.auth.models import User
 from server.db import utcnow
 from server.entities.models import Entity
 from server.errors import Forbidden, NotFound
-from server.reference.models import CheckItem
+from server.reference.models import CheckItem, LegalReference
 from server.rounds.models import SamplingRound
 from server.tasks.models import Inspector, Task, TaskAssignment
 from server.warnings.models import Warning
@@ -57,6 +57,27 @@ _TASK_COLUMNS = (
     Entity.uscc, Entity.name.label("entity_name"), Entity.address, Entity.region_code, Entity.credit_grade,
     Entity.credit_score, Entity.business_type,
 )
+# Built once: the handheld polls the task list, and building a statement costs more than
+# running it. Executed on the session's connection (Core rows, no ORM result machinery).
+_TASKS = select(*_TASK_COLUMNS).join(Entity, Entity.id == Task.entity_id)
+_INSPECTOR_TASKS = _TASKS.where(Task.id.in_(
+    select(TaskAssignment.task_id).where(TaskAssignment.inspector_id == bindparam("inspector_id"))))
+_ORDER = (Task.due_on, Task.id)
+_LIMIT = bindparam("limit", type_=Integer)
+_INSPECTOR_TASKS_PAGE = _INSPECTOR_TASKS.order_by(*_ORDER).limit(_LIMIT)
+_INSPECTORS_OF_TASKS = (
+    select(TaskAssignment.task_id, TaskAssignment.inspector_id, TaskAssignment.seen_at, Inspector.name)
+    .join(Inspector, Inspector.id == TaskAssignment.inspector_id)
+    .where(TaskAssignment.task_id.in_(bindparam("ids", expanding=True))).order_by(TaskAssignment.id)
+)
+_ROUND_NAMES = select(SamplingRound.id, SamplingRound.name).where(
+    SamplingRound.id.in_(bindparam("ids", expanding=True)))
+_CHECK_ITEMS = (
+    select(CheckItem.code, CheckItem.item, CheckItem.domain, CheckItem.legal_basis,
+           LegalReference.law_id, LegalReference.article)
+    .outerjoin(LegalReference, LegalReference.id == CheckItem.legal_reference_id)
+    .where(CheckItem.code.in_(bindparam("codes", expanding=True)))
+)
 
 
 def list_task_rows(
@@ -64,19 +85,23 @@ def list_task_rows(
     limit: int = 500,
 ) -> list[Any]:
     """The tasks ``user`` may see, as plain rows (one query, no ORM objects: the handheld polls this)."""
-    q = select(*_TASK_COLUMNS).join(Entity, Entity.id == Task.entity_id)
+    params: dict[str, Any] = {"limit": limit}
+    if user.inspector_id is not None and not state and not since and not user.has_role(
+            "supervisor", "admin", "analyst"):  # the handheld's poll: a statement built once
+        return list(session.connection().execute(_INSPECTOR_TASKS_PAGE, {**params, "inspector_id": user.inspector_id}))
     if user.has_role("supervisor", "admin", "analyst"):
+        q = _TASKS
         if user.department_code and not user.has_role("admin", "analyst"):
             q = q.where(Task.department_code == user.department_code)
     elif user.inspector_id is None:
         return []
     else:
-        q = q.where(Task.id.in_(select(TaskAssignment.task_id).where(TaskAssignment.inspector_id == user.inspector_id)))
+        q, params["inspector_id"] = _INSPECTOR_TASKS, user.inspector_id
     if state:
         q = q.where(Task.state.in_(state.split(",")))
     if since:
         q = q.where(Task.updated_at > since)
-    return list(session.execute(q.order_by(Task.due_on, Task.id).limit(limit)).all())
+    return list(session.connection().execute(q.order_by(*_ORDER).limit(_LIMIT), params))
 
 
 def task_dicts(session: Session, tasks: Sequence[Task]) -> list[dict[str, Any]]:
@@ -103,20 +128,19 @@ def task_row_dicts(session: Session, rows: Sequence[Any], *, inspector_id: int |
     round_ids = {r.round_id for r in rows if r.round_id}
     warning_ids = {r.warning_id for r in rows if r.warning_id}
     codes = {c for r in rows for c in (r.check_items or [])}
-    rounds = dict(session.execute(select(SamplingRound.id, SamplingRound.name)
-                                  .where(SamplingRound.id.in_(round_ids))).all()) if round_ids else {}
+    conn = session.connection()
+    rounds = dict(conn.execute(_ROUND_NAMES, {"ids": list(round_ids)}).all()) if round_ids else {}
     warnings = {w.id: w for w in session.scalars(select(Warning).where(Warning.id.in_(warning_ids)))} if warning_ids else {}
     items = {
-        c.code: c
-        for c in session.scalars(select(CheckItem).where(CheckItem.code.in_(codes)).options(selectinload(CheckItem.legal_reference)))
+        c.code: {
+            "code": c.code, "question_id": f"ci_{c.code}", "item": c.item, "domain": c.domain,
+            "legal_basis": c.legal_basis, "law": c.law_id, "article": c.article,
+        }
+        for c in conn.execute(_CHECK_ITEMS, {"codes": list(codes)})
     } if codes else {}
     people: dict[int, list[dict[str, Any]]] = {}
     unseen: list[int] = []
-    for task_id, ins_id, seen_at, name in session.execute(
-        select(TaskAssignment.task_id, TaskAssignment.inspector_id, TaskAssignment.seen_at, Inspector.name)
-        .join(Inspector, Inspector.id == TaskAssignment.inspector_id)
-        .where(TaskAssignment.task_id.in_(ids)).order_by(TaskAssignment.id)
-    ):
+    for task_id, ins_id, seen_at, name in conn.execute(_INSPECTORS_OF_TASKS, {"ids": ids}):
         people.setdefault(task_id, []).append({"id": ins_id, "name": name})
         if inspector_id is not None and ins_id == inspector_id and seen_at is None:
             unseen.append(task_id)
@@ -142,19 +166,7 @@ def task_row_dicts(session: Session, rows: Sequence[Any], *, inspector_id: int |
             },
             "form_code": t.form_code,
             "domains": t.domains,
-            "check_items": [
-                {
-                    "code": code,
-                    "question_id": f"ci_{code}",
-                    "item": items[code].item,
-                    "domain": items[code].domain,
-                    "legal_basis": items[code].legal_basis,
-                    "law": items[code].legal_reference.law_id if items[code].legal_reference else None,
-                    "article": items[code].legal_reference.article if items[code].legal_reference else None,
-                }
-                for code in (t.check_items or [])
-                if code in items
-            ],
+            "check_items": [dict(items[code]) for code in (t.check_items or []) if code in items],
             "inspectors": people.get(t.id, []),
             "problem_found": t.problem_found,
             "created_at": t.created_at.isoformat(),
