@@ -16,13 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from sqlalchemy import JSON, Boolean, Date, Float, Integer, Numeric, Select, Table, select
 from sqlalchemy.orm import Session
@@ -123,6 +123,8 @@ class _Builder:
         self.ids = self.ent["id"].to_numpy(dtype=np.int64)
         self.n = len(self.ids)
         self.out: dict[str, np.ndarray] = {}
+        self._pos_key: pd.Series | None = None
+        self._pos_value: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, bool))
 
     # -- helpers -----------------------------------------------------------------------
     def days_before(self, dates: Any) -> np.ndarray:
@@ -131,8 +133,18 @@ class _Builder:
         return (self.day - d).astype("timedelta64[D]").astype(np.float64)
 
     def pos(self, entity_ids: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Row positions of ``entity_ids`` and the mask of those that are in the frame."""
-        return locate(self.ids, entity_ids)
+        """Row positions of ``entity_ids`` and the mask of those that are in the frame.
+
+        A record table's id column is counted many times (43 complaint features): its
+        positions are found once, remembered for the column last asked about.
+        """
+        key = entity_ids if isinstance(entity_ids, pd.Series) else None
+        if key is not None and self._pos_key is key:
+            return self._pos_value
+        value = locate(self.ids, entity_ids)
+        if key is not None:
+            self._pos_key, self._pos_value = key, value
+        return value
 
     def count(self, entity_ids: Any, mask: np.ndarray | None = None, weights: Any = None) -> np.ndarray:
         p, ok = self.pos(entity_ids)
@@ -309,9 +321,16 @@ class _Builder:
         self.set("ad_count_90d", self.count(ads["entity_id"], recent))
         text = np.full(self.n, "", dtype=object)
         if recent.any():
-            joined = ads[recent].groupby("entity_id")["text"].agg("\n".join)
-            p, ok = self.pos(joined.index.to_numpy())
-            text[p[ok]] = joined.to_numpy(dtype=object)[ok]
+            # each entity's recent adverts joined in table order (a stable sort by entity, then
+            # one join per entity: pandas' groupby-agg of strings costs ~10x more)
+            ids = ads["entity_id"].to_numpy(dtype=np.int64)[recent]
+            texts = ads["text"].to_numpy(dtype=object)[recent]
+            order = np.argsort(ids, kind="stable")
+            ids, texts = ids[order], texts[order]
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+            joined = np.array(["\n".join(chunk) for chunk in np.split(texts, starts[1:])], dtype=object)
+            p, ok = self.pos(ids[starts])
+            text[p[ok]] = joined[ok]
         return text
 
     def online(self) -> None:
@@ -393,12 +412,48 @@ def read_frame(session: Session, query: Select[Any], names: list[str]) -> pd.Dat
         for n in bools:
             frame[n] = frame[n].astype(str) == "t"
         return frame
+    if conn.dialect.name == "sqlite":
+        frame = _read_sqlite_arrow(conn, query, names)
+        if frame is not None:
+            return frame
     result = conn.execute(query)
     try:
         rows = result.cursor.fetchall()
     finally:
         result.close()
     return pd.DataFrame.from_records(rows, columns=names)
+
+
+def _read_sqlite_arrow(conn: Any, query: Select[Any], names: list[str]) -> pd.DataFrame | None:
+    """The rows of ``query`` read column-wise by the ADBC SQLite driver (Arrow, no Python object
+    per value: ~4x faster than the ``sqlite3`` driver's tuples), or ``None`` when it cannot
+    see what this connection sees: an in-memory database, or uncommitted writes on this
+    connection (ADBC reads through its own connection, in WAL mode the last committed state).
+    """
+    database = conn.engine.url.database
+    if not database or database == ":memory:" or "mode=memory" in database:
+        return None
+    if conn.connection.dbapi_connection.in_transaction:  # this connection has written
+        return None
+    try:
+        import adbc_driver_sqlite.dbapi as adbc_sqlite
+    except ImportError:  # pragma: no cover - a dependency of the project
+        return None
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    try:
+        with adbc_sqlite.connect(database) as adbc, adbc.cursor() as cur:
+            cur.execute(sql)
+            frame = cur.fetch_arrow_table().to_pandas()
+    except Exception:  # noqa: BLE001 - e.g. a column whose stored types vary: read it the usual way
+        return None
+    frame.columns = names
+    return frame
+
+
+def _json_text(value: Any) -> str:
+    """JSON text of a value (orjson: ~10x faster than ``json.dumps`` on a million reason lists;
+    UTF-8 rather than ``\\u`` escapes, NaN as null)."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def _iso(value: Any) -> Any:
@@ -423,8 +478,7 @@ def bulk_insert(session: Session, table: Table, columns: Mapping[str, Any], n: i
         value, ctype = columns[name], table.c[name].type
         scalar = isinstance(value, str | int | float | dt.date) or value is None
         if isinstance(ctype, JSON):
-            dumps = json.dumps
-            value = dumps(value) if scalar else [None if v is None else dumps(v) for v in value]
+            value = _json_text(value) if scalar else [None if v is None else _json_text(v) for v in value]
         elif isinstance(ctype, Date) and dialect == "sqlite":
             value = _iso(value) if scalar else [_iso(v) for v in value]
         cols.append(itertools.repeat(value, n) if scalar else value)
