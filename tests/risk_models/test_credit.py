@@ -138,10 +138,12 @@ def test_model_learns_the_direction_of_risk(model, province):
     X, y = province
     assert roc_auc_score(y, -model.score(X)) > 0.6
     j = CREDIT_FEATURE_NAMES.index("penalties_3y")
-    fb = model.scorecard_.binner_.bins_[j]
-    assert fb.direction == "ascending"
-    pts = model.scorecard_.points_[j][:-1]
-    assert pts[0] == pts.max()  # no penalty: the best points
+    for card in model.scorecard_.segments_:
+        fb = card.binner.bins_[j]
+        assert fb.direction == "ascending"  # the catalogue's direction
+        pts = card.points[j][:-1]
+        assert pts[0] == pts.max()  # no penalty: the best points
+        assert np.all(np.diff(pts) <= 1e-9)
 
 
 def test_cutoffs_follow_the_target_shares(model, province):
@@ -160,6 +162,9 @@ def test_model_table(model):
     assert {r["dimension"] for r in rows} <= {"基础登记信息", "经营与年报", "合规记录",
                                               "监管检查结果", "社会评价"}
     assert model.to_csv().startswith("feature,bin,")
+    assert {r["segment"] for r in rows} == set(model.scorecard_.segment_labels(
+        list(CREDIT_FEATURE_NAMES)))
+    assert {r["segment_label"] for r in rows} == set(model.segment_labels())
 
 
 def test_wrong_columns_are_refused(model, province):
@@ -186,7 +191,7 @@ def test_save_load_roundtrip(model, province, tmp_path):
 def test_load_refuses_another_version(model, tmp_path, monkeypatch):
     model.save(tmp_path / "credit")
     monkeypatch.setattr(CreditModel, "version", "999")
-    with pytest.raises(ModelVersionError, match="version '1' \\(expected '999'\\)"):
+    with pytest.raises(ModelVersionError, match="version '2' \\(expected '999'\\)"):
         CreditModel.load(tmp_path / "credit")
 
 
@@ -205,20 +210,72 @@ def test_unfitted_model_is_refused(tmp_path):
         CreditModel().save(tmp_path / "x")
 
 
+@pytest.fixture(scope="module")
+def segmented_model(province) -> tuple[CreditModel, np.ndarray]:
+    """Complaints weigh on individual businesses only: an interaction the default
+    scorecard captures with a segment per business form."""
+    X, _ = province
+    j = CREDIT_FEATURE_NAMES.index
+    g = np.random.default_rng(2)
+    individual = X[:, j("is_individual")] > 0.5
+    logit = (np.where(individual, 1.5, -0.8) * np.nan_to_num(X[:, j("complaints_365d")])
+             + 0.6 * np.nan_to_num(X[:, j("penalties_3y")]) - 2.0)
+    y = (g.random(len(X)) < expit(logit)).astype(np.int64)
+    return CreditModel().fit(X, y), X
+
+
+def test_default_model_keeps_one_card_on_an_additive_province(model):
+    # the synthetic province's risk is additive: cross-validation keeps one card
+    assert model.scorecard_.segment_rule_ is None
+    assert model.segment_labels() == ["全部"]
+    assert max(model.scorecard_.segment_scores_, key=model.scorecard_.segment_scores_.get) \
+        == "none"
+
+
+def test_segmented_model(segmented_model, tmp_path):
+    model, X = segmented_model
+    card = model.scorecard_
+    assert card.segment_rule_ is not None
+    assert CREDIT_FEATURE_NAMES[card.segment_rule_.feature[0]] == "is_individual"
+    labels = model.segment_labels()
+    assert len(labels) == len(card.segments_) >= 2
+    assert any(lab.startswith("个体工商户") for lab in labels)
+    rows = model.table()
+    assert {r["segment_label"] for r in rows} == set(labels)
+    assert model.to_csv().splitlines()[0] == "feature,bin,count,event_rate,woe,iv,points,segment"
+    scores, grades, reasons = model.grade(X[:500])
+    seg = card.segment(X[:500])
+    for i in range(500):  # reasons: the points lost in the row's own segment
+        c = card.segments_[seg[i]]
+        idx = c.binner.bin_indices(X[i:i + 1])[0]
+        for r in reasons[i]:
+            k = CREDIT_FEATURE_NAMES.index(r["code"])
+            lost = c.points[k].max() - c.points[k][idx[k]]
+            assert r["points_lost"] == pytest.approx(round(lost, 1), abs=0.051)
+        total = c.base_points + sum(c.points[k][idx[k]] for k in range(X.shape[1]))
+        assert scores[i] == pytest.approx(np.clip(total, 0, 1000))
+    meta = json.loads(model.save(tmp_path / "credit").read_text("utf-8"))
+    assert meta["extra"]["segments"] == card.segment_labels(list(CREDIT_FEATURE_NAMES))
+    loaded = CreditModel.load(tmp_path / "credit")
+    np.testing.assert_array_equal(loaded.score(X[:200]), model.score(X[:200]))
+
+
 # -- validation on real data --------------------------------------------------------
 #: Held-out figures measured on the Polish bankruptcy data (stratified split 70/30,
-#: seed 0; default Scorecard() vs default LightGBM, see docs/credit.md):
-#: (scorecard AUC, scorecard KS, scorecard's AUC gap below LightGBM). On this split
-#: the gap is 0.049 on 1year but 0.053 on 5year: the 0.05 target of issue 5 is met on
-#: the first file only (over 5 splits: 5year mean gap 0.047, 1year 0.063).
-MEASURED = {"1year.arff": (0.9300, 0.7039, 0.0494), "5year.arff": (0.8916, 0.6323, 0.0529)}
+#: seed 0; default_scorecard() — bins' points by a sign-constrained logistic
+#: regression, segments chosen by 5-fold CV on the training part — vs default
+#: LightGBM, see docs/credit.md): (scorecard AUC, scorecard KS). The AUC gap below
+#: LightGBM is 0.018 (1year) and 0.025 (5year) on this split; over 5 splits the mean
+#: gap is 0.019 and 0.024, every split under 0.035: the 0.05 target of issue 5 is met.
+MEASURED = {"1year.arff": (0.9617, 0.7952), "5year.arff": (0.9193, 0.6911)}
 
 
 @pytest.mark.skipif(not POLISH.is_dir(), reason="polish-bankruptcy data not present")
 @pytest.mark.parametrize("name", sorted(MEASURED))
 def test_scorecard_on_polish_bankruptcy(name):
-    auc, ks, gap = MEASURED[name]
+    auc, ks = MEASURED[name]
     res = validate_on_arff(POLISH / name, test_size=0.3, random_state=0)
     assert res["scorecard_auc"] >= auc - 0.01
     assert res["scorecard_ks"] >= ks - 0.03
-    assert res["lightgbm_auc"] - res["scorecard_auc"] <= gap + 0.005
+    assert res["lightgbm_auc"] - res["scorecard_auc"] <= 0.05
+    assert res["scorecard_segments"] >= 2

@@ -112,8 +112,9 @@ def test_constant_and_all_missing_columns():
     assert b.bins_[1].n_bins == 2
     assert b.bins_[2].n_bins == 2
     m = Scorecard().fit(X, y)
-    assert m.coef_[1] == 0
-    assert m.coef_[2] == 0
+    assert not m.used_[1]
+    assert not m.used_[2]
+    assert np.all(m.points_[1] == 0)
     assert np.all(np.isfinite(m.score(X)))
 
 
@@ -139,7 +140,9 @@ def test_binner_params_are_checked(params, error):
     ("params", "error"),
     [({"C": 0.0}, ValueError), ({"pdo": -1.0}, ValueError), ({"base_odds": 0}, ValueError),
      ({"min_iv": -0.1}, ValueError), ({"base_score": "600"}, TypeError),
-     ({"C": float("nan")}, ValueError), ({"directions": ("auto",)}, ValueError)],
+     ({"C": float("nan")}, ValueError), ({"directions": ("auto",)}, ValueError),
+     ({"encoding": "dummies"}, ValueError), ({"segment_by": "x0"}, ValueError),
+     ({"cv": 1}, ValueError), ({"cv": 2.0}, TypeError), ({"random_state": "0"}, TypeError)],
 )
 def test_scorecard_params_are_checked(params, error):
     X, y = _data(200)
@@ -179,7 +182,10 @@ def test_points_are_monotone_within_features(fitted):
         # more events, fewer points
         assert np.all(np.diff(p)[np.diff(rates) > 0] <= 1e-9)
         assert np.all(np.diff(p)[np.diff(rates) < 0] >= -1e-9)
-    assert np.all(m.coef_ <= 0)
+        # the bins' points are fitted jointly: monotone in the feature's direction even
+        # where the pooled event rates tie
+        steps = np.diff(p)
+        assert np.all(steps <= 1e-9) if fb.direction == "ascending" else np.all(steps >= -1e-9)
 
 
 def test_scorecard_discriminates(fitted):
@@ -198,7 +204,8 @@ def test_table_and_csv(fitted, tmp_path):
     assert sum(r["count"] for r in rows if r["feature"] == "safe") == 4000
     text = m.to_csv(tmp_path / "card.csv")
     assert (tmp_path / "card.csv").read_text("utf-8") == text
-    assert text.splitlines()[0] == "feature,bin,count,event_rate,woe,iv,points"
+    assert text.splitlines()[0] == "feature,bin,count,event_rate,woe,iv,points,segment"
+    assert {r["segment"] for r in rows} == {"all"}
     assert len(text.splitlines()) == len(rows) + 1
     with pytest.raises(ValueError, match="feature names"):
         m.table(["one"])
@@ -268,15 +275,13 @@ def test_ks_statistic():
 # -- scikit-learn contract ----------------------------------------------------------
 # MonotoneBinner is checked through Scorecard (which runs it): sklearn's transformer
 # checks feed multiclass targets, and WoE is defined for a binary event only.
-EXPECTED_FAILURES = {
-    "check_classifiers_one_label_sample_weights": (
-        "a scorecard needs both outcomes to compute WoE: one class is refused with a "
-        "ValueError, not the warning-free fit this check expects"
-    ),
-}
+# A single outcome class is refused with a ValueError naming the classes, which is what
+# ``check_classifiers_one_label_sample_weights`` accepts: no check is expected to fail.
+EXPECTED_FAILURES: dict[str, str] = {}
 
 
-@parametrize_with_checks([Scorecard()], expected_failed_checks=lambda est: EXPECTED_FAILURES)
+@parametrize_with_checks([Scorecard(), Scorecard(encoding="woe"), Scorecard(segment_by="auto")],
+                         expected_failed_checks=lambda est: EXPECTED_FAILURES)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
