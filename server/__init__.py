@@ -130,3 +130,7 @@ def _register_sqlite_pragmas(app: Flask) -> None:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        from server import sqlite_gate
+
+        sqlite_gate.install(engine)

@@ -91,9 +91,11 @@ def audit_verify_cmd() -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--threads", default=4, show_default=True, type=int)
-def serve_cmd(host: str, port: int, workers: int, threads: int) -> None:
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="Worker processes (default: two per core).")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Threads per worker: 1 = gunicorn's sync workers (behind nginx); more = gthread.")
+def serve_cmd(host: str, port: int, workers: int | None, threads: int) -> None:
     """Serve the console and API with gunicorn (production WSGI server)."""
     from server.wsgi_server import serve
 

@@ -298,9 +298,12 @@ def _free_port() -> int:
 
 @contextmanager
 def production_server(
-    env: dict[str, str], log: Path, *, workers: int = 2, threads: int = 4
+    env: dict[str, str], log: Path, *, workers: int | None = None, threads: int = 1
 ) -> Iterator[str]:
     """Run gunicorn with ``shuangsui serve``'s settings in a subprocess; yields its base URL."""
+    from server.wsgi_server import default_workers
+
+    workers = workers or default_workers()
     import urllib.request
 
     port = _free_port()

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from risk_models.credit import CREDIT_FEATURES, CreditModel
 from risk_models.credit_prior import PriorScorecard
 from risk_models.persist import ModelVersionError
+from server import sqlite_gate
 from server.audit.services import record
 from server.credit.models import CreditScore
 from server.entities.models import Entity
@@ -171,6 +172,7 @@ def _update_entities(session: Session, entity_ids: np.ndarray, scores: list[floa
                            "WHERE entities.id = c.id")
         return
     if conn.dialect.name == "sqlite":
+        sqlite_gate.enter(conn)  # a raw cursor: SQLAlchemy's hooks do not see it
         conn.connection.dbapi_connection.cursor().executemany(
             "UPDATE entities SET credit_score = ?, credit_grade = ? WHERE id = ?",
             zip(scores, grades, entity_ids.tolist(), strict=True))

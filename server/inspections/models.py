@@ -67,3 +67,5 @@ class InspectionResult(Base):
     failed_items: Mapped[list[Any]]
     summary: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[created_t]
+
+    submission: Mapped[Submission | None] = relationship()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -160,22 +160,15 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
         payload_hash=digest,
         device_id=(str(body.get("device_id"))[:64] if body.get("device_id") else None),
     )
+    # Nothing is written before record_result's flush: SQLite lets one transaction write at
+    # a time, so everything above (reads, validation) stays outside that window. A
+    # concurrent copy of this submission surfaces there as a unique violation (below).
+    declared = [Attachment(
+        item_id=str(att["item_id"]), kind=str(att["kind"]), filename=_client_filename(att.get("filename")),
+        checksum=str(att["checksum"]).lower(), size=int(att.get("size") or 0), path=None, received_at=None,
+    ) for att in body.get("attachments") or []]
+    submission.attachments = declared
     session.add(submission)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()  # a concurrent request stored the same instance id first
-        existing = _existing(session, instance_id, digest)
-        if existing is not None:
-            return existing
-        raise
-    declared = [{
-        "submission_id": submission.id, "item_id": str(att["item_id"]), "kind": str(att["kind"]),
-        "filename": _client_filename(att.get("filename")), "checksum": str(att["checksum"]).lower(),
-        "size": int(att.get("size") or 0), "path": None, "received_at": None,
-    } for att in body.get("attachments") or []]
-    if declared:
-        session.execute(insert(Attachment), declared)  # one executemany
     task_id = task.id
     try:
         # A concurrent result for the same task surfaces as a unique violation either at
@@ -191,7 +184,7 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
         receipt = {
             "id": submission.id, "instance_id": instance_id, "status": "accepted", "task_id": task_id,
             "task_state": task.state, "problem_found": result.problem_found,
-            "missing_attachments": [a["checksum"] for a in declared],
+            "missing_attachments": [a.checksum for a in declared],
         }
         session.commit()
     except IntegrityError:
@@ -245,7 +238,7 @@ def record_result(
     """
     result = InspectionResult(
         task_id=task.id,
-        submission_id=submission.id if submission else None,
+        submission=submission,
         entity_id=task.entity_id,
         channel=task.channel,
         round_id=task.round_id,

@@ -28,6 +28,7 @@ from sqlalchemy import JSON, Boolean, Date, Float, Integer, Numeric, Select, Tab
 from sqlalchemy.orm import Session
 
 from risk_models.features import COMPLAINT_CATEGORIES, FEATURE_INDEX, FEATURES, TEST_KINDS
+from server import sqlite_gate
 from server.entities.models import Entity, Licence
 from server.feeds.models import (
     ActivitySignal,
@@ -491,6 +492,7 @@ def bulk_insert(session: Session, table: Table, columns: Mapping[str, Any], n: i
     elif dialect == "sqlite":
         marks = ", ".join("?" * len(names))
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
+        sqlite_gate.enter(conn)  # a raw cursor: SQLAlchemy's hooks do not see it
         conn.connection.dbapi_connection.cursor().executemany(sql, rows)
     else:  # pragma: no cover - other databases: the portable path
         session.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
