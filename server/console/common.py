@@ -36,7 +36,8 @@ def navigation() -> dict[str, Any]:
 
 @bp.app_template_filter("pct")
 def pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{100.0 * value:.{digits}f}%"
+    # NaN: a rate over nothing (an empty bin), shown like a missing value
+    return "—" if value is None or value != value else f"{100.0 * value:.{digits}f}%"
 
 
 @bp.app_template_filter("pvalue")
@@ -48,9 +49,37 @@ def pvalue(value: float | None) -> str:
 
 @bp.app_template_filter("num")
 def num(value: float | int | None, digits: int = 0) -> str:
-    if value is None:
+    if value is None or value != value:
         return "—"
     return f"{value:,.{digits}f}"
+
+
+_BIN = re.compile(r"^([\[(])\s*([^,]+),\s*([^)\]]+)[)\]]$")
+
+
+@bp.app_template_filter("bin_range")
+def bin_range(label: str) -> str:
+    """A scorecard bin as people read it: ``[3.58658, 11.8877)`` → ``3.587 ≤ x < 11.89``,
+    ``(-inf, 1)`` → ``< 1``, ``[1, inf)`` → ``≥ 1``, ``Missing`` → ``缺失``."""
+    if label.strip().lower() == "missing":
+        return "缺失"
+    m = _BIN.match(label.strip())
+    if not m:
+        return label
+
+    def short(x: str) -> str:
+        v = float(x)
+        return f"{v:.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+    lo, hi = m.group(2).strip(), m.group(3).strip()
+    low_open, high_open = lo in ("-inf", "-Infinity"), hi in ("inf", "Infinity")
+    if low_open and high_open:
+        return "全部"
+    if low_open:
+        return f"< {short(hi)}"
+    if high_open:
+        return f"≥ {short(lo)}"
+    return f"{short(lo)} ≤ x < {short(hi)}"
 
 
 def _date(name: str) -> dt.date | None:

@@ -297,3 +297,18 @@ def _export_ht(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]
         "ci95_high",
         "population",
     ]
+
+
+@bp.get("/analytics/credit")
+@roles_required(*OFFICE)
+def credit_scorecard() -> Any:
+    """The public credit scorecard in use: its points, segments, cut-offs and grades."""
+    from server.credit.services import scorecard_summary
+
+    card = scorecard_summary(db.session)
+    rates = {r["key"]: r for r in hit_rates(db.session, "grade")["rows"]}
+    grades = [{**g, "rate": rates.get(g["grade"])} for g in queries.grade_distribution(db.session)]
+    segments: dict[str, list[dict[str, Any]]] = {}
+    for row in card["rows"]:
+        segments.setdefault(row.get("segment_label") or "全部", []).append(row)
+    return render_template("console/credit.html", card=card, grades=grades, segments=segments)

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from server.auth.decorators import roles_required
-from server.credit.services import active_model
+from server.credit.services import active_model, scorecard_rows
 from server.entities.models import Entity
 from server.extensions import db
 from server.schemas import ObjectSchema
@@ -27,14 +27,7 @@ class Scorecard(MethodView):
     def get(self) -> Any:
         """The scorecard in use: indicator, bin, points (``?format=csv`` for a CSV file)."""
         model, version = active_model(db.session)
-        if hasattr(model, "table"):
-            rows = model.table()
-        else:  # the published points table used before enough outcomes are recorded
-            from risk_models.credit_prior import BASE_POINTS, LABELS, POINTS
-
-            rows = [{"feature": k, "label": LABELS.get(k, k), "bin": "每次/每项", "points": -per,
-                     "cap": -cap} for k, (per, cap) in POINTS.items()]
-            rows.insert(0, {"feature": "base", "label": "基础分", "bin": "", "points": BASE_POINTS, "cap": None})
+        rows = scorecard_rows(model)
         if request.args.get("format") == "csv":
             out = io.StringIO()
             writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["feature"])

@@ -100,6 +100,38 @@ def active_model(session: Session) -> tuple[Any, str]:
     return PriorScorecard(credit_features()), PriorScorecard.version
 
 
+def scorecard_rows(model: Any) -> list[dict[str, Any]]:
+    """The points table of ``model``: a trained card's bins (with segments), or the
+    published points table the cold start grades with."""
+    if hasattr(model, "table"):
+        return list(model.table())
+    from risk_models.credit_prior import BASE_POINTS, LABELS, POINTS
+
+    rows: list[dict[str, Any]] = [{"feature": "base", "label": "基础分", "bin": "", "points": BASE_POINTS, "cap": None}]
+    rows += [{"feature": k, "label": LABELS.get(k, k), "bin": "每次/每项", "points": -per, "cap": -cap}
+             for k, (per, cap) in POINTS.items()]
+    return rows
+
+
+def scorecard_summary(session: Session) -> dict[str, Any]:
+    """The credit model in use, as a supervisor reads it: version, training data, grade
+    cut-offs, segments and the points table."""
+    model, version = active_model(session)
+    row = session.scalar(select(ModelVersion).where(ModelVersion.name == "credit", ModelVersion.active.is_(True)))
+    trained = hasattr(model, "table")
+    return {
+        "version": version,
+        "trained": trained,
+        "trained_from": row.trained_from if (trained and row) else None,
+        "trained_to": row.trained_to if (trained and row) else None,
+        "n_samples": row.n_samples if (trained and row) else None,
+        "n_positive": row.n_positive if (trained and row) else None,
+        "cutoffs": [float(c) for c in model.cutoffs_] if trained else None,
+        "segments": model.segment_labels() if trained else ["全部"],
+        "rows": scorecard_rows(model),
+    }
+
+
 @dataclass
 class CreditGrades:
     """Credit scores of a frame's rows (arrays only), ready to be stored."""

@@ -80,6 +80,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("/logout", "POST"): STAFF,
     ("/analytics", "GET"): OFFICE,
     ("/analytics/estimates", "GET"): OFFICE,
+    ("/analytics/credit", "GET"): OFFICE,
     ("/analytics/history", "GET"): OFFICE,
     ("/analytics/history", "POST"): OFFICE,
     ("/analytics/models", "GET"): OFFICE,

@@ -55,3 +55,73 @@ def test_credit_is_in_the_entity_profile_and_the_scorecard_is_exportable(graded,
     csv_text = client.get("/api/v1/credit/scorecard?format=csv", headers=auth.headers("analyst")).get_data(as_text=True)
     assert csv_text.splitlines()[0].startswith("feature")
     assert client.get("/api/v1/credit/scorecard", headers=auth.headers("inspector")).status_code == 403
+
+
+def _activate_trained_card(tmp_path: Path) -> object:
+    """A segmented CreditModel fitted on arrays and registered as the active credit model."""
+    from risk_models.credit import CREDIT_FEATURE_NAMES, CreditModel
+    from server.risk.models import ModelVersion
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    X = rng.poisson(0.6, size=(n, len(CREDIT_FEATURE_NAMES))).astype(float)
+    j = CREDIT_FEATURE_NAMES.index("penalties_3y")
+    k = CREDIT_FEATURE_NAMES.index("complaints_365d")
+    # an interaction an additive card cannot express: penalties raise the risk of entities
+    # with complaints and lower it for the others
+    logit = np.where(X[:, k] > 0, -1.0 + 1.5 * X[:, j], -3.0 - 1.0 * X[:, j])
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    model = CreditModel().fit(X, y, feature_names=CREDIT_FEATURE_NAMES, trained_from="2025-01-01",
+                              trained_to="2025-12-31")
+    path = tmp_path / "credit-test"
+    model.save(path)
+    db.session.add(ModelVersion(name="credit", version="credit.9", trained_from=dt.date(2025, 1, 1),
+                                trained_to=dt.date(2025, 12, 31), n_samples=n, n_positive=int(y.sum()),
+                                thresholds=[], metrics={}, path=str(path), active=True))
+    db.session.commit()
+    return model
+
+
+def test_console_scorecard_page_cold_start_and_trained(graded, client, users, tmp_path):
+    from markupsafe import escape
+    from risk_models.credit_prior import POINTS
+    from test_console_seed import login
+
+    login(client, "supervisor")
+    page = client.get("/analytics/credit")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "公布的扣分表" in html and "prior-1" in html
+    assert all(f">{name}<" in html for name in POINTS)  # every published item is listed
+    assert "信用等级分布与检查命中率" in html
+
+    model = _activate_trained_card(tmp_path)
+    html = client.get("/analytics/credit").get_data(as_text=True)
+    assert "credit.9" in html and "2025-01-01" in html
+    assert f"A ≥ {model.cutoffs_[0]:.1f} 分" in html
+    segments = model.segment_labels()
+    assert len(segments) > 1, "the interaction should have been segmented"
+    for label in segments:
+        assert str(escape(label)) in html
+    assert html.count('id="table-points-') == len(segments)
+    row = model.table()[0]
+    assert row["label"] in html and f"{row['points']:.1f}" in html
+    # bins are shown as ranges people read, missing values as their own bin
+    assert "缺失" in html and "(-inf" not in html and "≥ " in html
+    assert "nan" not in html.lower()  # empty bins' rates show as —
+    csv_text = client.get("/api/v1/credit/scorecard?format=csv").get_data(as_text=True)
+    assert csv_text.splitlines()[0].startswith("feature") and "segment" in csv_text.splitlines()[0]
+
+    login(client, "inspector")
+    assert client.get("/analytics/credit").status_code in (302, 403)
+
+
+@pytest.mark.parametrize(("label", "shown"), [
+    ("(-inf, 3.58658)", "< 3.587"), ("[3.58658, 11.8877)", "3.587 ≤ x < 11.89"),
+    ("[18.7296, inf)", "≥ 18.73"), ("Missing", "缺失"), ("(-inf, inf)", "全部"),
+    ("[2400.5, 26000.1234)", "2,400 ≤ x < 26,000"), ("每次/每项", "每次/每项"),
+])
+def test_bin_labels_read_as_ranges(label, shown):
+    from server.console.common import bin_range
+
+    assert bin_range(label) == shown
