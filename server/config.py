@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,8 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Config:
     SECRET_KEY = "dev-only-change-me"
     SQLALCHEMY_DATABASE_URI = ""  # filled from INSTANCE_PATH when empty
-    # JSON columns (task check items, form answers…) decoded by orjson: the same values, faster
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True, "json_deserializer": orjson.loads}
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
     DATA_DIR = str(ROOT / "data")
     ATTACHMENT_DIR = ""  # default: <instance>/attachments
     MODEL_DIR = ""  # default: <instance>/models
