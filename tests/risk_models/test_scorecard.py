@@ -165,14 +165,20 @@ def test_points_range_and_direction(fitted):
     assert extreme.max() == 1000
 
 
-def test_points_add_up_to_the_score(fitted):
-    m, X, _ = fitted
-    idx = m.binner_.bin_indices(X)
-    total = m.base_points_ + sum(m.points_[j][idx[:, j]] for j in range(X.shape[1]))
+def assert_table_points_are_the_score(m, X, total):
+    """``total`` (the table's points summed per row) is the score, and the points scale of
+    the model's log-odds (offset − factor · logit)."""
     np.testing.assert_allclose(m.score(X), np.clip(total, 0, 1000))
     factor = m.pdo / np.log(2)
     offset = m.base_score - factor * np.log(m.base_odds)
     np.testing.assert_allclose(total, offset - factor * m.decision_function(X))
+
+
+def test_points_add_up_to_the_score(fitted):
+    m, X, _ = fitted
+    idx = m.binner_.bin_indices(X)
+    total = m.base_points_ + sum(m.points_[j][idx[:, j]] for j in range(X.shape[1]))
+    assert_table_points_are_the_score(m, X, total)
 
 
 def test_points_are_monotone_within_features(fitted):

@@ -17,6 +17,7 @@ from risk_models.scorecard import (
     Scorecard,
     SegmentRule,
 )
+from test_scorecard import assert_table_points_are_the_score
 
 
 def _interaction(n: int = 6000, rng: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -200,10 +201,7 @@ def test_segmented_points_add_up_to_the_score(segmented):
         idx = card.binner.bin_indices(X[rows])
         total[rows] = card.base_points + sum(card.points[j][idx[:, j]]
                                              for j in range(X.shape[1]))
-    np.testing.assert_allclose(m.score(X), np.clip(total, 0, 1000))
-    factor = m.pdo / np.log(2)
-    offset = m.base_score - factor * np.log(m.base_odds)
-    np.testing.assert_allclose(total, offset - factor * m.decision_function(X))
+    assert_table_points_are_the_score(m, X, total)
 
 
 def test_segmented_missing_values_are_their_own_bin(segmented):
