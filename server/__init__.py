@@ -115,22 +115,22 @@ def _register_sqlite_pragmas(app: Flask) -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    from server import sqlite_gate
     from server.extensions import db
 
     with app.app_context():
         engine: Engine = db.engine
         if engine.dialect.name != "sqlite":
             return
+        on_file = sqlite_gate.database_file(engine) is not None
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            if ":memory:" not in str(engine.url) and str(engine.url) != "sqlite://":
+            if on_file:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
-
-        from server import sqlite_gate
 
         sqlite_gate.install(engine)

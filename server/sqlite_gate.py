@@ -28,6 +28,22 @@ _DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _GATES: weakref.WeakKeyDictionary[Any, WriteGate] = weakref.WeakKeyDictionary()
 
 
+def database_file(engine: Any) -> str | None:
+    """The file of a SQLite engine, or ``None`` (another database, or SQLite in memory)."""
+    url = engine.url
+    database = url.database
+    if (engine.dialect.name != "sqlite" or not database or database == ":memory:"
+            or "mode=memory" in database or url.query.get("mode") == "memory"):
+        return None
+    return str(database)
+
+
+def _key(dbapi_connection: Any) -> int:
+    # SQLAlchemy hands the dialect its pool's proxy, the events the driver's connection:
+    # both are keyed by the driver's connection
+    return id(getattr(dbapi_connection, "dbapi_connection", dbapi_connection))
+
+
 class WriteGate:
     def __init__(self, database: str, *, timeout: float = 30.0) -> None:
         self.path = f"{database}.write-lock"
@@ -37,7 +53,7 @@ class WriteGate:
 
     def enter(self, dbapi_connection: Any) -> None:
         """Wait for the gate unless this connection holds it or already writes."""
-        key = id(getattr(dbapi_connection, "dbapi_connection", dbapi_connection))
+        key = _key(dbapi_connection)
         if key in self._held or dbapi_connection.in_transaction:
             return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -57,10 +73,8 @@ class WriteGate:
             self._held[key] = fd
 
     def leave(self, dbapi_connection: Any) -> None:
-        # SQLAlchemy hands the dialect its pool's proxy: key by the driver's connection
-        raw = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
         with self._mutex:
-            fd = self._held.pop(id(raw), None)
+            fd = self._held.pop(_key(dbapi_connection), None)
         if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
@@ -70,8 +84,8 @@ def install(engine: Any) -> WriteGate | None:
     """Attach a gate to a SQLite-file engine."""
     from sqlalchemy import event
 
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or "mode=memory" in database:
+    database = database_file(engine)
+    if database is None:
         return None
     gate = WriteGate(os.path.abspath(database))
     dialect = engine.dialect

@@ -89,8 +89,13 @@ def train_credit(session: Session, *, until: dt.date, model_dir: str | Path, act
     return model
 
 
-def active_model(session: Session) -> tuple[Any, str]:
-    version = session.scalar(select(ModelVersion).where(ModelVersion.name == "credit", ModelVersion.active.is_(True)))
+def _active_version(session: Session) -> ModelVersion | None:
+    return session.scalar(select(ModelVersion).where(ModelVersion.name == "credit", ModelVersion.active.is_(True)))
+
+
+def active_model(session: Session, version: ModelVersion | None = None) -> tuple[Any, str]:
+    """The credit model to grade with, and its version (``version``: the active row, if read already)."""
+    version = version if version is not None else _active_version(session)
     if version is not None and version.path:
         try:
             return CreditModel.load(version.path, feature_names=credit_features()), version.version
@@ -116,16 +121,14 @@ def scorecard_rows(model: Any) -> list[dict[str, Any]]:
 def scorecard_summary(session: Session) -> dict[str, Any]:
     """The credit model in use, as a supervisor reads it: version, training data, grade
     cut-offs, segments and the points table."""
-    model, version = active_model(session)
-    row = session.scalar(select(ModelVersion).where(ModelVersion.name == "credit", ModelVersion.active.is_(True)))
+    row = _active_version(session)
+    model, version = active_model(session, row)
     trained = hasattr(model, "table")
+    meta = row if trained else None  # a refused file grades with the table: its row says nothing
     return {
         "version": version,
         "trained": trained,
-        "trained_from": row.trained_from if (trained and row) else None,
-        "trained_to": row.trained_to if (trained and row) else None,
-        "n_samples": row.n_samples if (trained and row) else None,
-        "n_positive": row.n_positive if (trained and row) else None,
+        **{key: getattr(meta, key, None) for key in ("trained_from", "trained_to", "n_samples", "n_positive")},
         "cutoffs": [float(c) for c in model.cutoffs_] if trained else None,
         "segments": model.segment_labels() if trained else ["全部"],
         "rows": scorecard_rows(model),

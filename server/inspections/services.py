@@ -56,17 +56,17 @@ class Outcome:
     receipt: dict[str, Any]
 
 
-def _receipt(session: Session, submission: Submission, created: bool, result: InspectionResult | None) -> dict[str, Any]:
-    """The stored submission as the API reports it (a replay: read back from the database)."""
-    task = session.get(Task, submission.task_id)
+def _receipt(submission: Submission, *, created: bool, task_state: str | None, problem_found: bool | None,
+             missing: list[str]) -> dict[str, Any]:
+    """A stored submission as the API reports it."""
     return {
         "id": submission.id,
         "instance_id": submission.instance_id,
         "status": "accepted" if created else "duplicate",
         "task_id": submission.task_id,
-        "task_state": task.state if task else None,
-        "problem_found": result.problem_found if result else None,
-        "missing_attachments": missing_attachments(session, submission),
+        "task_state": task_state,
+        "problem_found": problem_found,
+        "missing_attachments": missing,
     }
 
 
@@ -88,7 +88,10 @@ def _existing(session: Session, instance_id: str, digest: str) -> Outcome | None
             code="instance_conflict",
         )
     result = session.scalar(select(InspectionResult).where(InspectionResult.submission_id == found.id))
-    return Outcome(found, False, result, _receipt(session, found, False, result))
+    task = session.get(Task, found.task_id)
+    return Outcome(found, False, result, _receipt(
+        found, created=False, task_state=task.state if task else None,
+        problem_found=result.problem_found if result else None, missing=missing_attachments(session, found)))
 
 
 def _inspected_on(body: dict[str, Any]) -> dt.date:
@@ -180,12 +183,10 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
             failed_items=check.failed_items, summary=check.summary, submission=submission,
             actor=user.username,
         )
-        # every declared attachment is still to be uploaded: the receipt needs no read-back
-        receipt = {
-            "id": submission.id, "instance_id": instance_id, "status": "accepted", "task_id": task_id,
-            "task_state": task.state, "problem_found": result.problem_found,
-            "missing_attachments": [a.checksum for a in declared],
-        }
+        # taken before the commit (which expires every loaded row): every declared
+        # attachment is still to be uploaded, so nothing needs reading back
+        receipt = _receipt(submission, created=True, task_state=task.state, problem_found=result.problem_found,
+                           missing=[a.checksum for a in declared])
         session.commit()
     except IntegrityError:
         session.rollback()

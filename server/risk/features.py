@@ -431,8 +431,8 @@ def _read_sqlite_arrow(conn: Any, query: Select[Any], names: list[str]) -> pd.Da
     see what this connection sees: an in-memory database, or uncommitted writes on this
     connection (ADBC reads through its own connection, in WAL mode the last committed state).
     """
-    database = conn.engine.url.database
-    if not database or database == ":memory:" or "mode=memory" in database:
+    database = sqlite_gate.database_file(conn.engine)
+    if database is None:
         return None
     if conn.connection.dbapi_connection.in_transaction:  # this connection has written
         return None

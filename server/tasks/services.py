@@ -86,9 +86,6 @@ def list_task_rows(
 ) -> list[Any]:
     """The tasks ``user`` may see, as plain rows (one query, no ORM objects: the handheld polls this)."""
     params: dict[str, Any] = {"limit": limit}
-    if user.inspector_id is not None and not state and not since and not user.has_role(
-            "supervisor", "admin", "analyst"):  # the handheld's poll: a statement built once
-        return list(session.connection().execute(_INSPECTOR_TASKS_PAGE, {**params, "inspector_id": user.inspector_id}))
     if user.has_role("supervisor", "admin", "analyst"):
         q = _TASKS
         if user.department_code and not user.has_role("admin", "analyst"):
@@ -101,7 +98,9 @@ def list_task_rows(
         q = q.where(Task.state.in_(state.split(",")))
     if since:
         q = q.where(Task.updated_at > since)
-    return list(session.connection().execute(q.order_by(*_ORDER).limit(_LIMIT), params))
+    # the handheld's usual poll (no filter) runs the statement built once
+    page = _INSPECTOR_TASKS_PAGE if q is _INSPECTOR_TASKS else q.order_by(*_ORDER).limit(_LIMIT)
+    return list(session.connection().execute(page, params))
 
 
 def task_dicts(session: Session, tasks: Sequence[Task]) -> list[dict[str, Any]]:

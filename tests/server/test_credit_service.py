@@ -84,8 +84,9 @@ def _activate_trained_card(tmp_path: Path) -> object:
 
 def test_console_scorecard_page_cold_start_and_trained(graded, client, users, tmp_path):
     from markupsafe import escape
-    from risk_models.credit_prior import POINTS
     from test_console_seed import login
+
+    from risk_models.credit_prior import POINTS
 
     login(client, "supervisor")
     page = client.get("/analytics/credit")
