@@ -301,10 +301,11 @@ def production_server(
     env: dict[str, str], log: Path, *, workers: int | None = None, threads: int = 1
 ) -> Iterator[str]:
     """Run gunicorn with ``shuangsui serve``'s settings in a subprocess; yields its base URL."""
+    import urllib.request
+
     from server.wsgi_server import default_workers
 
     workers = workers or default_workers()
-    import urllib.request
 
     port = _free_port()
     code = (
@@ -429,7 +430,7 @@ def prepare_http(
     from server.entities.models import Entity
     from server.inspections.services import form_items_for_task
     from server.reference.models import BusinessType, FormTemplate
-    from server.simulation.answers import fill_form
+    from server.simulation.answers import fill_form, submission_body
     from server.tasks.models import Inspector, Task, TaskAssignment
 
     rng = np.random.default_rng([seed, 20])
@@ -511,17 +512,8 @@ def prepare_http(
         bodies.append(
             {
                 "token": tokens[k],
-                "body": {
-                    "instance_id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | task.id)),
-                    "task_id": task.id,
-                    "form_code": form.code,
-                    "form_version": form.version,
-                    "answers": answers,
-                    "attachments": attachments,
-                    "started_at": "2026-01-06T09:00:00+08:00",
-                    "completed_at": "2026-01-06T09:40:00+08:00",
-                    "device_id": "bench",
-                },
+                "body": submission_body(task, form, answers, attachments, rng=rng,
+                                        day=dt.date(2026, 1, 6), minutes=40, device_id="bench"),
             }
         )
     return {"api_tokens": tokens[:api_users], "bodies": bodies}

@@ -63,14 +63,7 @@ def analytics() -> Any:
     )
     loop = _loop_rows(filters)
     grades = queries.grade_distribution(db.session)
-    over_periods = queries.channel_periods(
-        db.session,
-        hit_rates,
-        start=filters["start"],
-        end=filters["end"],
-        region=filters["region"],
-        period=filters["period"],
-    )
+    over_periods = queries.channel_periods(db.session, hit_rates, **filters)
     figures = {
         "channel": charts.rate_bars(
             results["channel"]["rows"],
@@ -181,15 +174,7 @@ def _export_hit_rates(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], li
 
 @table("channel-periods")
 def _export_channel_periods(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
-    f = period_filters()
-    series = queries.channel_periods(
-        db.session,
-        hit_rates,
-        start=f["start"],
-        end=f["end"],
-        region=f["region"],
-        period=f["period"],
-    )
+    series = queries.channel_periods(db.session, hit_rates, **period_filters())
     rows = [
         {"channel": c, "period": r["key"], **{k: v for k, v in r.items() if k != "key"}}
         for c, items in series.items()

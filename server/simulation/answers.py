@@ -7,8 +7,12 @@ through the same validation and the same service as a real submission.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import uuid
 from typing import Any
+
+import numpy as np
 
 from server.inspections.forms import is_relevant
 
@@ -97,3 +101,22 @@ def fill_form(
 def attachment_bytes(kind: str, item_id: str, seed: int) -> bytes:
     """The bytes whose checksum :func:`fill_form` declared."""
     return f"{kind}:{item_id}:{seed}".encode()
+
+
+def submission_body(task: Any, form: Any, answers: dict[str, Any], attachments: list[dict[str, Any]], *,
+                    rng: np.random.Generator, day: dt.date, minutes: int, device_id: str) -> dict[str, Any]:
+    """The body a handheld posts for ``task``: a fresh instance id (from ``rng``), the form's
+    code and version, the answers and attachments, and an inspection from 09:00 that day
+    lasting ``minutes``."""
+    end = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(minutes=minutes)
+    return {
+        "instance_id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | task.id)),
+        "task_id": task.id,
+        "form_code": form.code,
+        "form_version": form.version,
+        "answers": answers,
+        "attachments": attachments,
+        "started_at": f"{day.isoformat()}T09:00:00+08:00",
+        "completed_at": f"{end.isoformat()}+08:00",
+        "device_id": device_id,
+    }

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,7 @@ from server.analytics.services import rate_row
 from server.auth.models import User
 from server.inspections.services import form_items_for_task, receive_submission
 from server.reference.models import FormTemplate
-from server.simulation.answers import fill_form
+from server.simulation.answers import fill_form, submission_body
 from server.tasks.models import Inspector, Task
 from server.warnings.models import Warning
 
@@ -114,17 +113,8 @@ def inspect_tasks(
     for (task, form, items, _checked), problems in zip(plans, found, strict=True):
         lead = min(task.assignments, key=lambda a: (not a.lead, a.id))
         answers, attachments = fill_form(items, set(problems), seed=task.id)
-        body = {
-            "instance_id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | task.id)),
-            "task_id": task.id,
-            "form_code": form.code,
-            "form_version": form.version,
-            "answers": answers,
-            "attachments": attachments,
-            "started_at": f"{on.isoformat()}T09:00:00+08:00",
-            "completed_at": f"{on.isoformat()}T10:00:00+08:00",
-            "device_id": "simulator",
-        }
+        body = submission_body(task, form, answers, attachments, rng=rng, day=on, minutes=60,
+                               device_id="simulator")
         outcome = receive_submission(session, users.for_inspector(lead.inspector_id), body)
         assert outcome.result is not None
         out.append({"task_id": task.id, "channel": task.channel, "entity_id": task.entity_id,
