@@ -137,3 +137,29 @@ def task(inspectors: list[Inspector], *, channel: str = "random", warning_id: in
         db.session.add(TaskAssignment(task_id=t.id, inspector_id=ins.id, lead=i == 0))
     db.session.commit()
     return t
+
+
+def red_warnings(entities: list[Entity], *, model: str = "food_safety") -> list[int]:
+    """Issue a red warning of ``model`` for each entity (2026-03-02, plain working days, the
+    default SLA), committed; return every warning's id in order."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from server.warnings import services
+    from server.warnings.models import Warning
+    from server.workdays import WorkCalendar
+
+    n = len(entities)
+    batch = services.IssueBatch(
+        model=model,
+        model_version="1",
+        entity_ids=np.array([e.id for e in entities]),
+        scores=np.full(n, 0.9),
+        levels=["red"] * n,
+        reasons=[[]] * n,
+        legal_basis=[[]] * n,
+    )
+    services.issue_warnings(db.session, batch, today=dt.date(2026, 3, 2), calendar=WorkCalendar([]),
+                            sla={"red": 3, "orange": 7, "yellow": 15})
+    db.session.commit()
+    return list(db.session.scalars(select(Warning.id).order_by(Warning.id)))

@@ -14,9 +14,8 @@ import datetime as dt
 import re
 from typing import Any
 
-import numpy as np
 import pytest
-from factories import department, entity, form, inspector, task
+from factories import department, entity, form, inspector, red_warnings, task
 from sqlalchemy import func, select
 
 from server.auth.models import ApiToken, LoginAttempt
@@ -121,35 +120,15 @@ def routes(app: Any) -> set[tuple[str, str]]:
 @pytest.fixture
 def world(app, users):
     """One entity, a task of ``inspector`` and a dispatched warning of 330100-FOOD."""
-    from server.warnings import services as warnings
-    from server.workdays import WorkCalendar
-
     department("330100-FOOD", domains=["food_safety"])
     form()
     ins = db.session.get(type(users["inspector"].inspector), users["inspector"].inspector_id)
     ent = entity()
     own = task([ins], the_entity=ent)
-    batch = warnings.IssueBatch(
-        model="food_safety",
-        model_version="1",
-        entity_ids=np.array([ent.id]),
-        scores=np.array([0.9]),
-        levels=["red"],
-        reasons=[[]],
-        legal_basis=[[]],
-    )
-    warnings.issue_warnings(
-        db.session,
-        batch,
-        today=dt.date(2026, 3, 2),
-        calendar=WorkCalendar([]),
-        sla={"red": 3, "orange": 7, "yellow": 15},
-    )
-    db.session.commit()
-    warning = db.session.scalar(select(Warning))
+    (warning_id,) = red_warnings([ent])
     return {
         "task_id": own.id,
-        "warning_id": warning.id,
+        "warning_id": warning_id,
         "uscc": ent.uscc,
         "round_id": 999_999,
         "submission_id": 999_999,

@@ -170,35 +170,11 @@ def test_the_same_submission_sent_twice_at_once_is_stored_once(app, users, live_
 
 
 def _warnings(n: int) -> list[int]:
-    import datetime as dt
-
-    import numpy as np
-    from factories import department, entity, form
-
-    from server.warnings import services
-    from server.workdays import WorkCalendar
+    from factories import department, entity, form, red_warnings
 
     department("330100-FOOD", domains=["food_safety"])
     form()
-    ents = [entity() for _ in range(n)]
-    batch = services.IssueBatch(
-        model="food_safety",
-        model_version="1",
-        entity_ids=np.array([e.id for e in ents]),
-        scores=np.full(n, 0.9),
-        levels=["red"] * n,
-        reasons=[[]] * n,
-        legal_basis=[[]] * n,
-    )
-    services.issue_warnings(
-        db.session,
-        batch,
-        today=dt.date(2026, 3, 2),
-        calendar=WorkCalendar([]),
-        sla={"red": 3, "orange": 7, "yellow": 15},
-    )
-    db.session.commit()
-    return list(db.session.scalars(select(Warning.id).order_by(Warning.id)))
+    return red_warnings([entity() for _ in range(n)])
 
 
 def assert_history_follows_the_state_machine(warning_id: int) -> None:
