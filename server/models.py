@@ -34,7 +34,14 @@ from server.reference.models import (
 )
 from server.risk.models import FeatureSnapshot, ModelVersion, risk_scores
 from server.rounds.models import DrawnEntity, SamplingRound
-from server.tasks.models import Inspector, InspectorConflict, Task, TaskAssignment
+from server.tasks import feed  # noqa: F401  (the task-list triggers, created with the tables)
+from server.tasks.models import (
+    Inspector,
+    InspectorConflict,
+    Task,
+    TaskAssignment,
+    TaskListEpoch,
+)
 from server.warnings.models import Warning, WarningTransition
 
 __all__ = [
@@ -44,6 +51,6 @@ __all__ = [
     "Industry", "InspectionResult", "Inspector", "InspectorConflict", "Instrument", "Law",
     "LegalReference", "Licence", "LicenceKind", "ListEntry", "LoginAttempt", "ModelVersion",
     "OnlineMetric", "Penalty", "PrepaidRecord", "PriceReport", "Region", "SamplingRound",
-    "SamplingTest", "Submission", "Task", "TaskAssignment", "User", "Warning",
+    "SamplingTest", "Submission", "Task", "TaskAssignment", "TaskListEpoch", "User", "Warning",
     "WarningTransition", "risk_scores",
 ]

@@ -59,6 +59,7 @@ class Unauthorized(ApiError):
 class Reply:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    etag: str | None = None
 
 
 class ApiClient:
@@ -82,10 +83,16 @@ class ApiClient:
 
     # -- plumbing ---------------------------------------------------------------------
     def request(
-        self, method: str, path: str, *, timeout: tuple[float, float] | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: tuple[float, float] | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> Reply:
         url = f"{self.base_url}/api/v1{path}"
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(headers or {})}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         try:
@@ -119,7 +126,7 @@ class ApiClient:
                 code=body.get("error"),
                 items=body.get("items") if isinstance(body.get("items"), dict) else None,
             )
-        return Reply(response.status_code, body)
+        return Reply(response.status_code, body, response.headers.get("ETag"))
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         clean = {k: v for k, v in params.items() if v is not None}
@@ -144,6 +151,17 @@ class ApiClient:
 
     def tasks(self, *, state: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
         return list(self.get("/tasks", state=state, since=since).get("items") or [])
+
+    def task_list(self, etag: str | None = None) -> tuple[list[dict[str, Any]] | None, str | None]:
+        """The inspector's whole task list and its ``ETag``.
+
+        With the ``etag`` of the list the device holds, an unchanged list comes back as
+        ``304 Not Modified`` (nothing downloaded): then ``(None, etag)``.
+        """
+        reply = self.request("GET", "/tasks", headers={"If-None-Match": etag} if etag else None)
+        if reply.status == 304:
+            return None, reply.etag or etag
+        return list(reply.body.get("items") or []), reply.etag
 
     def task(self, task_id: int) -> dict[str, Any]:
         return self.get(f"/tasks/{task_id}")

@@ -139,6 +139,7 @@ class Handheld:
         self.client.token = None
         self.store.set_setting("token", None)
         self.store.set_setting("user", None)
+        self.store.set_setting("tasks_etag", None)
 
     # -- tasks ------------------------------------------------------------------------
     def why_drawn(self, task: dict[str, Any]) -> str:

@@ -168,8 +168,14 @@ class SyncEngine:
     # -- download ---------------------------------------------------------------------
     def refresh(self, *, laws: bool = True) -> dict[str, int]:
         """Download tasks, their forms and entity profiles, and the law library."""
-        tasks = self.client.tasks()
-        self.store.save_tasks(tasks)
+        held = self.store.tasks()
+        fresh, etag = self.client.task_list(self.store.setting("tasks_etag") if held else None)
+        if fresh is None:  # 304: the list the device holds is still the server's
+            tasks = held
+        else:
+            tasks = fresh
+            self.store.save_tasks(tasks)
+        self.store.set_setting("tasks_etag", etag)
         counts = {"tasks": len(tasks), "forms": 0, "entities": 0, "laws": 0}
         for code in sorted({t["form_code"] for t in tasks if t.get("form_code")}):
             self.store.save_form(self.client.form(code))

@@ -8,13 +8,12 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from server.analytics.services import DIMENSIONS, hit_rates
 from server.auth.decorators import roles_required
 from server.extensions import db
-from server.schemas import ObjectSchema
+from server.schemas import Blueprint, ObjectSchema
 from server.warnings.services import loop_figures
 
 blp = Blueprint("analytics", __name__, url_prefix="/api/v1/analytics", description="命中率分析")

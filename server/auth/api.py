@@ -6,13 +6,13 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.auth import services
 from server.auth.decorators import STAFF, current_user, public, roles_required
 from server.auth.models import User
 from server.auth.schemas import MeSchema, TokenRequestSchema, TokenSchema
 from server.extensions import db
+from server.schemas import Blueprint
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录与令牌 (tokens)")
 

@@ -8,14 +8,13 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from server.auth.decorators import roles_required
 from server.credit.services import active_model, scorecard_rows
 from server.entities.models import Entity
 from server.extensions import db
-from server.schemas import ObjectSchema
+from server.schemas import Blueprint, ObjectSchema
 
 blp = Blueprint("credit", __name__, url_prefix="/api/v1/credit", description="公共信用评分")
 

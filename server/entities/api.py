@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
@@ -16,7 +15,7 @@ from server.entities.models import Entity
 from server.entities.profile import entity_profile
 from server.errors import Invalid, NotFound
 from server.extensions import db
-from server.schemas import ObjectSchema
+from server.schemas import Blueprint, ObjectSchema
 
 blp = Blueprint("entities", __name__, url_prefix="/api/v1/entities", description="市场主体")
 

@@ -6,13 +6,13 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from server.auth.decorators import current_user, roles_required
 from server.errors import Invalid
 from server.extensions import db
 from server.inspections import services
+from server.schemas import Blueprint
 
 blp = Blueprint("submissions", __name__, url_prefix="/api/v1/submissions", description="检查结果提交 (handheld sync)")
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from server.auth.decorators import public
@@ -14,7 +13,7 @@ from server.extensions import db
 from server.publication import services
 from server.rounds import services as rounds
 from server.rounds.models import SamplingRound
-from server.schemas import ObjectSchema
+from server.schemas import Blueprint, ObjectSchema
 
 blp = Blueprint("publication", __name__, url_prefix="/api/v1/public", description="抽查结果公示")
 

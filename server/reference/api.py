@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
@@ -13,6 +12,7 @@ from server.auth.decorators import OFFICE, STAFF, roles_required
 from server.errors import NotFound
 from server.extensions import db
 from server.reference.models import CheckItem, FormTemplate, Law, LegalReference
+from server.schemas import Blueprint
 
 blp = Blueprint("reference", __name__, url_prefix="/api/v1", description="法律法规、检查表单、抽查事项")
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
@@ -16,7 +15,7 @@ from server.auth.decorators import current_user, roles_required
 from server.extensions import db
 from server.rounds import services
 from server.rounds.models import SamplingRound
-from server.schemas import ObjectSchema
+from server.schemas import Blueprint, ObjectSchema
 from server.workdays import calendar_from_config
 
 blp = Blueprint("rounds", __name__, url_prefix="/api/v1/rounds", description="双随机抽查计划")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+import orjson
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from server.auth.decorators import current_user, roles_required
+from server.auth.models import User
 from server.db import utcnow
 from server.extensions import db
-from server.schemas import ObjectSchema
-from server.tasks import services
+from server.schemas import Blueprint, ObjectSchema
+from server.tasks import feed, services
 from server.tasks.models import TASK_STATES
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="检查任务")
@@ -42,16 +43,50 @@ class TaskList(MethodView):
     @blp.arguments(TaskQuerySchema, location="query")
     @blp.response(200, TaskListSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Tasks visible to the user (inspectors: assigned to them), optionally changed since a time."""
+        """Tasks visible to the user (inspectors: assigned to them), optionally changed since a time.
+
+        An inspector's whole list carries a weak ``ETag``; sent back in ``If-None-Match``,
+        it is answered ``304 Not Modified`` while nothing in the list has changed.
+        """
         user = current_user()
         assert user is not None
-        now = utcnow()
-        rows = services.list_task_rows(db.session, user, state=args["state"], since=args["since"],
-                                       limit=args["limit"])
-        items, unseen = services.task_row_dicts(db.session, rows, inspector_id=user.inspector_id)
-        services.mark_seen_ids(db.session, user, unseen)
+        if args["since"] is None and services.own_list_only(user):
+            return _own_list(user.inspector_id, args["state"], args["limit"])
         # already plain JSON types: serialised as is (the schema above documents it)
-        return jsonify(items=items, server_time=now.isoformat())
+        return jsonify(_build(user, args))
+
+
+def _build(user: User, args: dict[str, Any]) -> dict[str, Any]:
+    now = utcnow()
+    rows = services.list_task_rows(db.session, user, state=args["state"], since=args["since"],
+                                   limit=args["limit"])
+    items, unseen = services.task_row_dicts(db.session, rows, inspector_id=user.inspector_id)
+    services.mark_seen_ids(db.session, user, unseen)
+    return {"items": items, "server_time": now.isoformat()}
+
+
+def _own_list(inspector_id: int, state: str | None, limit: int) -> Response:
+    """Answer an inspector's poll for their whole list.
+
+    ``304`` when the handheld holds the current version, else this process's cached copy
+    of that version, else the list built (and cached) now.
+    """
+    version = feed.list_version(db.session, inspector_id)  # read before the list: see feed
+    tag = feed.etag(inspector_id, version, state or "all", limit)
+    if request.if_none_match.contains_weak(tag):
+        response = current_app.response_class(status=304)
+    else:
+        key = (inspector_id, state, limit)
+        body = feed.cache.get(key, version)
+        if body is None:
+            user = current_user()
+            assert user is not None
+            body = orjson.dumps(_build(user, {"state": state, "since": None, "limit": limit}))
+            feed.cache.put(key, version, body)
+        response = current_app.response_class(body, mimetype="application/json")
+    response.set_etag(tag, weak=True)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @blp.route("/<int:task_id>")

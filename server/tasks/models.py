@@ -39,6 +39,17 @@ class Inspector(Base):
     region_code: Mapped[str] = mapped_column(String(6))
     domains: Mapped[list[Any]]
     active: Mapped[bool_true]
+    #: bumped by database triggers whenever this inspector's task list changes (tasks.feed)
+    task_list_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class TaskListEpoch(Base):
+    """One row, bumped by triggers on writes that may change any inspector's task list."""
+
+    __tablename__ = "task_list_epoch"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(default=0)
 
 
 class InspectorConflict(Base):

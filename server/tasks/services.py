@@ -80,6 +80,11 @@ _CHECK_ITEMS = (
 )
 
 
+def own_list_only(user: User) -> bool:
+    """The user sees only the tasks assigned to them (an inspector, not also an office role)."""
+    return user.inspector_id is not None and not user.has_role("supervisor", "admin", "analyst")
+
+
 def list_task_rows(
     session: Session, user: User, *, state: str | None = None, since: dt.datetime | None = None,
     limit: int = 500,

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from server.auth.decorators import current_user, roles_required
@@ -14,7 +13,7 @@ from server.entities.models import Entity
 from server.entities.profile import warning_summary
 from server.errors import NotFound
 from server.extensions import db
-from server.schemas import ObjectSchema
+from server.schemas import Blueprint, ObjectSchema
 from server.warnings import services
 from server.warnings.models import Warning
 

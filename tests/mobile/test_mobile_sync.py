@@ -252,3 +252,27 @@ def test_offline_login_with_the_last_users_password(live_server, users, device_d
     assert offline.login("inspector", "password123")["username"] == "inspector"
     with pytest.raises(LoginError, match="不是执法人员"):
         Handheld(device_dir, live_server).login("analyst", "password123")
+
+
+def test_refresh_downloads_the_task_list_only_when_it_changed(live_server, my_task, users, device_dir):
+    from sqlalchemy import update
+
+    from server.tasks.models import Task
+
+    session = FlakySession()
+    h = device(live_server, device_dir, session)
+    lists = lambda: [c for c in session.calls if c[0] == "GET" and c[1].endswith("/api/v1/tasks")]  # noqa: E731
+    assert [c[2] for c in lists()] == [200]
+
+    h.sync_engine.refresh(laws=False)
+    assert [c[2] for c in lists()] == [200, 304]
+    assert [t["id"] for t in h.store.tasks()] == [my_task.id]  # kept as it was
+
+    db.session.execute(update(Task).where(Task.id == my_task.id).values(state="in_progress"))
+    db.session.commit()
+    h.sync_engine.refresh(laws=False)
+    assert [c[2] for c in lists()] == [200, 304, 200]
+    assert h.store.task(my_task.id)["state"] == "in_progress"
+
+    h.logout()  # the next user's device starts without the old list's tag
+    assert h.store.setting("tasks_etag") is None

@@ -1,0 +1,198 @@
+"""Versions of each inspector's task list, kept by the database, and a cache keyed by them.
+
+The handheld polls ``GET /api/v1/tasks`` many times a day and the answer rarely changes
+between two polls. Every write that changes what an inspector's list shows bumps
+``inspectors.task_list_version`` for the inspectors concerned, in the same transaction,
+through **database triggers**: a submission, a draw, a reassignment, a renamed entity, a
+new credit grade, a handled warning, a renamed round. Writes that could concern any list
+(a co-inspector renamed, a check item or its legal reference edited) bump the single row
+of ``task_list_epoch`` instead. Triggers see every writer (ORM, Core bulk statements, the
+raw ``executemany`` of the credit run, another process, ``psql``), so no write path can
+forget to invalidate.
+
+A list built after reading version *v* is stored under *v*; it can only be newer than *v*,
+never older, so a cached list is served only while its version is still the current one.
+The same version makes the list's ``ETag``: a handheld that already holds it gets
+``304 Not Modified`` and downloads nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from cachetools import LRUCache
+from sqlalchemy import bindparam, event, inspect, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from server.db import Base
+from server.tasks.models import Inspector, TaskListEpoch
+
+#: (trigger name, table, event clause, bump) — ``bump`` is the SQL run for each row.
+_BUMP_TASK = (
+    "UPDATE inspectors SET task_list_version = task_list_version + 1 WHERE id IN "
+    "(SELECT inspector_id FROM task_assignments WHERE task_id = {task})"
+)
+_BUMP_TASKS_OF = (
+    "UPDATE inspectors SET task_list_version = task_list_version + 1 WHERE id IN "
+    "(SELECT a.inspector_id FROM task_assignments a JOIN tasks t ON t.id = a.task_id "
+    "WHERE t.{column} = NEW.id)"
+)
+_BUMP_EPOCH = (
+    "INSERT INTO task_list_epoch (id, value) VALUES (1, 1) "
+    "ON CONFLICT (id) DO UPDATE SET value = task_list_epoch.value + 1"
+)
+#: entity columns a task list shows
+_ENTITY_COLUMNS = (
+    "uscc", "name", "address", "region_code", "credit_grade", "credit_score", "business_type",
+)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    name: str
+    table: str
+    on: str  # "INSERT", "DELETE", "UPDATE" or "UPDATE OF a, b"
+    body: str
+    when: tuple[str, ...] = ()  # columns: fire only when one of them really changed
+
+    def ddl(self, dialect: str) -> list[str]:
+        if dialect == "sqlite":
+            when = (" WHEN " + " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in self.when)
+                    if self.when else "")
+            return [
+                f"DROP TRIGGER IF EXISTS {self.name}",
+                f"CREATE TRIGGER {self.name} AFTER {self.on} ON {self.table} FOR EACH ROW{when} "
+                f"BEGIN {self.body}; END",
+            ]
+        if dialect == "postgresql":
+            when = (" WHEN (" + " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in self.when)
+                    + ")" if self.when else "")
+            return [
+                f"CREATE OR REPLACE FUNCTION {self.name}() RETURNS trigger LANGUAGE plpgsql AS "
+                f"$$ BEGIN {self.body}; RETURN NULL; END $$",
+                f"DROP TRIGGER IF EXISTS {self.name} ON {self.table}",
+                f"CREATE TRIGGER {self.name} AFTER {self.on} ON {self.table} FOR EACH ROW{when} "
+                f"EXECUTE FUNCTION {self.name}()",
+            ]
+        raise NotImplementedError(f"task-list triggers for {dialect}")
+
+    def drop(self, dialect: str) -> list[str]:
+        if dialect == "postgresql":
+            return [f"DROP TRIGGER IF EXISTS {self.name} ON {self.table}",
+                    f"DROP FUNCTION IF EXISTS {self.name}()"]
+        return [f"DROP TRIGGER IF EXISTS {self.name}"]
+
+
+TRIGGERS: tuple[Trigger, ...] = (
+    Trigger("tl_task_update", "tasks", "UPDATE", _BUMP_TASK.format(task="NEW.id")),
+    Trigger("tl_task_delete", "tasks", "DELETE", _BUMP_TASK.format(task="OLD.id")),
+    Trigger("tl_assignment_insert", "task_assignments", "INSERT",
+            _BUMP_TASK.format(task="NEW.task_id")),
+    Trigger("tl_assignment_delete", "task_assignments", "DELETE",
+            _BUMP_TASK.format(task="OLD.task_id") + " OR id = OLD.inspector_id"),
+    Trigger("tl_assignment_move", "task_assignments", "UPDATE OF task_id, inspector_id",
+            _BUMP_TASK.format(task="NEW.task_id") + " OR id = OLD.inspector_id OR id IN "
+            "(SELECT inspector_id FROM task_assignments WHERE task_id = OLD.task_id)"),
+    Trigger("tl_entity_update", "entities", "UPDATE OF " + ", ".join(_ENTITY_COLUMNS),
+            _BUMP_TASKS_OF.format(column="entity_id"), when=_ENTITY_COLUMNS),
+    Trigger("tl_warning_update", "warnings", "UPDATE", _BUMP_TASKS_OF.format(column="warning_id")),
+    Trigger("tl_round_rename", "sampling_rounds", "UPDATE OF name",
+            _BUMP_TASKS_OF.format(column="round_id"), when=("name",)),
+    # shown in other inspectors' lists, or in every list that has the item: bump them all
+    Trigger("tl_inspector_rename", "inspectors", "UPDATE OF name", _BUMP_EPOCH, when=("name",)),
+    *(Trigger(f"tl_{table}_{op.lower()}", table, op, _BUMP_EPOCH)
+      for table in ("check_items", "legal_references") for op in ("INSERT", "UPDATE", "DELETE")),
+)
+
+
+def install_triggers(connection: Connection) -> int:
+    """Create (or replace) the triggers on the tables that exist; returns how many."""
+    dialect = connection.dialect.name
+    tables = set(inspect(connection).get_table_names())
+    if "inspectors" not in tables:
+        return 0
+    if "task_list_epoch" in tables:
+        # a fresh database's epoch starts at a random value, so that an ETag a handheld
+        # kept from another database (a rebuilt demo, a restored copy) cannot match
+        connection.execute(
+            text("INSERT INTO task_list_epoch (id, value) SELECT 1, :v "
+                 "WHERE NOT EXISTS (SELECT 1 FROM task_list_epoch)"),
+            {"v": secrets.randbelow(2**30)})
+    n = 0
+    for trigger in TRIGGERS:
+        if trigger.table in tables:
+            for statement in trigger.ddl(dialect):
+                connection.exec_driver_sql(statement)
+            n += 1
+    return n
+
+
+def drop_triggers(connection: Connection) -> None:
+    for trigger in TRIGGERS:
+        for statement in trigger.drop(connection.dialect.name):
+            connection.exec_driver_sql(statement)
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _after_create(target: Any, connection: Connection, **kw: Any) -> None:
+    install_triggers(connection)
+
+
+# ------------------------------------------------------------------------- reading versions
+_VERSION = select(
+    Inspector.task_list_version,
+    select(TaskListEpoch.value).where(TaskListEpoch.id == 1).scalar_subquery(),
+).where(Inspector.id == bindparam("inspector_id"))
+
+
+def list_version(session: Session, inspector_id: int) -> str:
+    """The inspector's list version, ``"<inspector's>.<epoch>"`` (read before the list)."""
+    row = session.connection().execute(_VERSION, {"inspector_id": inspector_id}).first()
+    if row is None:
+        return "0.0"
+    return f"{row[0] or 0}.{row[1] or 0}"
+
+
+def etag(inspector_id: int, version: str, *params: Any) -> str:
+    return "-".join(["tasks", str(inspector_id), version, *(str(p) for p in params)])
+
+
+# --------------------------------------------------------------------- the process's cache
+@dataclass(frozen=True)
+class Entry:
+    version: str
+    body: bytes
+
+
+class ListCache:
+    """Serialised task lists of this process, least recently used dropped beyond ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = 32 * 2**20) -> None:
+        self._lru: LRUCache[Any, Entry] = LRUCache(max_bytes, getsizeof=lambda e: len(e.body) + 200)
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: Any, version: str) -> bytes | None:
+        with self._lock:
+            entry = self._lru.get(key)
+            if entry is not None and entry.version == version:
+                self.hits += 1
+                return entry.body
+            self.misses += 1
+            return None
+
+    def put(self, key: Any, version: str, body: bytes) -> None:
+        with self._lock:
+            if len(body) + 200 <= self._lru.maxsize:
+                self._lru[key] = Entry(version, body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lru.clear()
+
+
+cache = ListCache()
