@@ -29,6 +29,16 @@ FORMAT = 1
 FILE_DIRS = ("ATTACHMENT_DIR", "MODEL_DIR", "POOL_DIR")
 
 
+#: Tables that belong to the database they live in, not to its data: the task lists'
+#: epoch (``server.tasks.feed``) starts anew, at a random value, in a restored database, so
+#: that no handheld's ``ETag`` from before the restore can match a restored list.
+NOT_BACKED_UP = frozenset({"task_list_epoch"})
+
+
+def _tables() -> list[Any]:
+    return [t for t in Base.metadata.sorted_tables if t.name not in NOT_BACKED_UP]
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
@@ -67,7 +77,7 @@ def backup(session: Session, out: Path, dirs: dict[str, str], *, chunk: int = 20
     manifest["audit_tail"] = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     out.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(out, "w:gz") as tar:
-        for table in Base.metadata.sorted_tables:
+        for table in _tables():
             cols = list(table.columns)
             lines = []
             order = [c for c in table.primary_key.columns] or cols[:1]
@@ -108,7 +118,7 @@ def _remap_paths(session: Session, old: dict[str, str], new: dict[str, str]) -> 
     """Point stored file paths at the directories of the instance restored into."""
     pairs = [(old[k].rstrip("/") + "/", str(Path(new[k]).resolve()).rstrip("/") + "/")
              for k in old if k in new and new[k]]
-    tables = {t.name: t for t in Base.metadata.sorted_tables}
+    tables = {t.name: t for t in _tables()}
     for table_name, column in PATH_COLUMNS:
         table = tables[table_name]
         col = table.c[column]
@@ -124,7 +134,7 @@ def restore(session: Session, archive: Path, dirs: dict[str, str]) -> dict[str, 
     """Load an archive into an empty database (schema already created); return its manifest."""
     from server.audit.services import verify
 
-    for table in Base.metadata.sorted_tables:
+    for table in _tables():
         if session.scalar(select(func.count()).select_from(table)):
             raise Conflict(f"数据库非空（表 {table.name} 有数据），拒绝覆盖 (restore needs an empty database)")
     with tarfile.open(archive, "r:gz") as tar:
@@ -144,11 +154,11 @@ def restore(session: Session, archive: Path, dirs: dict[str, str]) -> dict[str, 
             if expected != _sha256(data):
                 raise Invalid(f"备份文件 {name} 校验失败 (checksum mismatch): the archive is damaged")
             blobs[name] = data
-    known = {t.name for t in Base.metadata.sorted_tables}
+    known = {t.name for t in _tables()}
     missing = [t for t in manifest["tables"] if t not in known]
     if missing:
         raise Invalid(f"备份含有本版本没有的表 {', '.join(missing)} (archive from a newer version)")
-    for table in Base.metadata.sorted_tables:
+    for table in _tables():
         meta = manifest["tables"].get(table.name)
         if not meta or not meta["rows"]:
             continue
@@ -161,7 +171,7 @@ def restore(session: Session, archive: Path, dirs: dict[str, str]) -> dict[str, 
         for i in range(0, len(rows), 20_000):
             session.execute(table.insert(), rows[i:i + 20_000])
     if session.get_bind().dialect.name == "postgresql":
-        for table in Base.metadata.sorted_tables:
+        for table in _tables():
             pk = list(table.primary_key.columns)
             if len(pk) == 1 and pk[0].autoincrement in (True, "auto") and pk[0].type.python_type is int:
                 session.execute(text(
