@@ -92,7 +92,7 @@ def audit_verify_cmd() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=click.IntRange(min=1),
-              help="Worker processes (default: two per core).")
+              help="Worker processes (default: one per core on SQLite, two per core on PostgreSQL).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
               help="Threads per worker: 1 = gunicorn's sync workers (behind nginx); more = gthread.")
 def serve_cmd(host: str, port: int, workers: int | None, threads: int) -> None:

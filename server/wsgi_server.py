@@ -22,11 +22,24 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app()
 
 
-def default_workers() -> int:
-    """Two processes per core: one computes while the other waits on the database or the network."""
+def default_workers(database_url: str | None = None) -> int:
+    """One process per core on SQLite, two per core on a database server.
+
+    SQLite runs inside the worker: there is no network wait to overlap, and its writers
+    take turns anyway, so more processes than cores only add switching between them.
+    Measured with ``shuangsui bench`` on 2 cores, SQLite: the task list at 1,940–1,970
+    req/s with 2 processes against 1,590–1,680 with 4, sync at 272–306/s against 252–254/s.
+    A database server (PostgreSQL) makes each request wait on the network; two processes
+    per core keep the cores busy meanwhile.
+    """
     import os
 
-    return max(2, 2 * (os.cpu_count() or 1))
+    if database_url is None:
+        from server.config import from_environment
+
+        database_url = from_environment().get("SQLALCHEMY_DATABASE_URI") or "sqlite://"
+    per_core = 1 if database_url.startswith("sqlite") else 2
+    return max(2, per_core * (os.cpu_count() or 1))
 
 
 def serve(*, host: str, port: int, workers: int | None = None, threads: int = 1) -> None:
@@ -35,13 +48,13 @@ def serve(*, host: str, port: int, workers: int | None = None, threads: int = 1)
     ``threads=1`` (the default) runs gunicorn's *sync* workers: one request per process
     at a time, so a request never waits behind another thread for Python's lock, and
     each new connection goes to whichever process is free. Measured on 2 cores
-    (``shuangsui bench``): the task list at 750–800 req/s, p99 ≈ 55 ms, and 305
-    submissions/s, against 260–880 req/s (depending on how keep-alive connections
-    happened to spread over the processes), p99 ≈ 120–160 ms and 190 submissions/s with
-    2 processes × 4 threads (``gthread``). Sync workers expect a buffering reverse proxy
-    (nginx) in front of them in production, as gunicorn's documentation advises, so that
-    a handheld uploading photos over a slow mobile link never holds a process; with
-    ``threads > 1`` the ``gthread`` worker is used instead.
+    (``shuangsui bench``, before the task-list cache): the task list at 750–800 req/s,
+    p99 ≈ 55 ms, and 305 submissions/s, against 260–880 req/s (depending on how keep-alive
+    connections happened to spread over the processes), p99 ≈ 120–160 ms and 190
+    submissions/s with 2 processes × 4 threads (``gthread``). Sync workers expect a
+    buffering reverse proxy (nginx) in front of them in production, as gunicorn's
+    documentation advises, so that a handheld uploading photos over a slow mobile link
+    never holds a process; with ``threads > 1`` the ``gthread`` worker is used instead.
     """
     _Gunicorn({
         "bind": f"{host}:{port}",

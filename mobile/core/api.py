@@ -153,7 +153,7 @@ class ApiClient:
         return list(self.get("/tasks", state=state, since=since).get("items") or [])
 
     def task_list(self, etag: str | None = None) -> tuple[list[dict[str, Any]] | None, str | None]:
-        """The inspector's whole task list and its ``ETag``.
+        """Fetch the inspector's whole task list and its ``ETag``.
 
         With the ``etag`` of the list the device holds, an unchanged list comes back as
         ``304 Not Modified`` (nothing downloaded): then ``(None, etag)``.

@@ -49,8 +49,8 @@ START = dt.date(2026, 1, 5)
 #: entities simulated by the generator; larger provinces replicate them
 BASE_ENTITIES = 20_000
 SIZES = {
-    False: {"entities": 1_000_000, "draw_units": 10_000_000, "api_seconds": 10, "sync_count": 3000},
-    True: {"entities": 100_000, "draw_units": 1_000_000, "api_seconds": 5, "sync_count": 1000},
+    False: {"entities": 1_000_000, "draw_units": 10_000_000, "api_seconds": 10, "sync_count": 5000},
+    True: {"entities": 100_000, "draw_units": 1_000_000, "api_seconds": 5, "sync_count": 2500},
 }
 DRAW_SHARE = 0.01
 GRADES = "ABCD"
@@ -305,7 +305,7 @@ def production_server(
 
     from server.wsgi_server import default_workers
 
-    workers = workers or default_workers()
+    workers = workers or default_workers(env.get("SHUANGSUI_DATABASE_URL"))
 
     port = _free_port()
     code = (
@@ -403,6 +403,116 @@ def load_test(
     }
     _run_loadgen({**spec, "seconds": 1}, workdir)  # unmeasured warm-up, as above
     return _run_loadgen(spec, workdir)
+
+
+SYNC_SCRIPT = """
+threads = {}
+local n = 0
+function setup(thread)
+  thread:set("id", n)
+  table.insert(threads, thread)
+  n = n + 1
+end
+
+function init(args)
+  -- this thread's share of the bodies file: lines k with k % stride == id
+  local stride, id = tonumber(args[1]), tonumber(wrk.thread:get("id"))
+  tokens, bodies = {}, {}
+  local k = 0
+  for line in io.lines(args[2]) do
+    if k % stride == id then
+      local tab = line:find("\\t", 1, true)
+      tokens[#tokens + 1] = "Bearer " .. line:sub(1, tab - 1)
+      bodies[#bodies + 1] = line:sub(tab + 1)
+    end
+    k = k + 1
+  end
+  sent, accepted, duplicate, failed = 0, 0, 0, 0
+end
+
+function request()
+  sent = sent + 1
+  -- past the end of its share a thread replays it: answered 200, not counted as accepted
+  local j = (sent - 1) % #bodies + 1
+  return wrk.format("POST", "/api/v1/submissions",
+    {["Authorization"] = tokens[j], ["Content-Type"] = "application/json"}, bodies[j])
+end
+
+function response(status, headers, body)
+  if status == 201 then accepted = accepted + 1
+  elseif status == 200 then duplicate = duplicate + 1
+  else failed = failed + 1 end
+end
+
+function done(summary, latency, requests)
+  local a, d, f, s = 0, 0, 0, {}
+  for _, t in ipairs(threads) do
+    a, d, f = a + t:get("accepted"), d + t:get("duplicate"), f + t:get("failed")
+    s[#s + 1] = t:get("sent")
+  end
+  local e = summary.errors
+  io.write(string.format('SYNC {"accepted": %d, "duplicate": %d, "failed": %d, '
+    .. '"sent": [%s], "duration_us": %d, "socket_errors": %d}\\n', a, d, f,
+    table.concat(s, ", "), summary.duration, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def sync_load(
+    url: str, items: list[dict[str, Any]], seconds: float, *, connections: int, workdir: Path
+) -> dict[str, Any]:
+    """Measure accepted submissions per second from ``wrk`` (each body once, for ``seconds``).
+
+    Then the bodies that may have been cut off in flight, and every tenth other one, are
+    sent again the way the handheld's outbox retries (each must be stored exactly once:
+    :func:`check_sync`). Falls back to the Python load generator without ``wrk``.
+    """
+    import shutil
+
+    wrk = shutil.which("wrk")
+    if not wrk:
+        spec = {"mode": "sync", "url": url, "bodies": items, "threads": connections}
+        out = _run_loadgen(spec, workdir)
+        return {**out, "sent_ids": [i["body"]["instance_id"] for i in items], "tool": "python"}
+    n_warm = min(len(items) // 10, 10 * connections)
+    warm, items = items[:n_warm], items[n_warm:]
+    # unmeasured: each server process's first submissions (imports, compiled statements)
+    _run_loadgen({"mode": "sync", "url": url, "bodies": warm, "threads": connections,
+                  "replay": False}, workdir)
+    stride = 2  # wrk threads
+    data = workdir / "bodies.tsv"
+    data.write_text("".join(f"{i['token']}\t{json.dumps(i['body'])}\n" for i in items))
+    script = workdir / "sync.lua"
+    script.write_text(SYNC_SCRIPT)
+    out = subprocess.run(
+        [wrk, f"-t{stride}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+         "--timeout", "30s", "-s", str(script), url + "/api/v1/submissions",
+         "--", str(stride), str(data)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    r = json.loads(next(x for x in out.splitlines() if x.startswith("SYNC "))[5:])
+    shares = [items[t::stride] for t in range(stride)]
+    sent = [share[: min(n, len(share))] for share, n in zip(shares, r["sent"], strict=True)]
+    # a thread has at most its connections' requests in flight when wrk stops: those are
+    # sent again (like the outbox after a cut connection), with every tenth other one
+    tail = connections // stride + 1
+    errors = r["failed"] + r["socket_errors"]
+    again = [b for share in sent
+             for b in (share if errors else share[-tail:] + share[:-tail:10])]
+    retry = _run_loadgen({"mode": "sync", "url": url, "bodies": again, "threads": connections,
+                          "replay": False}, workdir)
+    return {
+        "accepted": r["accepted"],
+        "per_s": r["accepted"] / (r["duration_us"] / 1e6),
+        "duplicate": r["duplicate"],
+        "failed": errors,
+        "retries": retry["retries"],
+        "late_accepted": retry["accepted"],
+        "replayed": len(again),
+        "replayed_ok": retry["duplicate"],
+        "sent_ids": [i["body"]["instance_id"] for i in warm + [b for share in sent for b in share]],
+        "tool": "wrk",
+    }
 
 
 def _run_loadgen(spec: dict[str, Any], workdir: Path) -> dict[str, Any]:
@@ -662,7 +772,7 @@ def _loadgen_sync(spec: dict[str, Any]) -> dict[str, Any]:
         return time.perf_counter() - t
 
     elapsed = run(items, False)
-    replayed = items[::10]
+    replayed = items[::10] if spec.get("replay", True) else []
     run(replayed, True)
     return {
         **counts,
@@ -704,10 +814,8 @@ def _measure_http(
             f"/healthz: {out['ceiling']['rps']:.0f} req/s; "
             f"sync of {len(http['bodies'])} submissions"
         )
-        out["sync"] = _run_loadgen(
-            {"mode": "sync", "url": url, "bodies": http["bodies"], "threads": 8}, workdir
-        )
-    out["instance_ids"] = [b["body"]["instance_id"] for b in http["bodies"]]
+        out["sync"] = sync_load(url, http["bodies"], api_seconds, connections=8, workdir=workdir)
+    out["instance_ids"] = out["sync"].pop("sent_ids")
     return out
 
 
@@ -808,9 +916,10 @@ def bench(
             sync = http["sync"]
             say(
                 f"sync {sync['per_s']:.0f}/s ({sync['accepted']} accepted, "
-                f"{sync['retries']} retries, "
-                f"{sync['replayed_ok']}/{sync['replayed']} replays answered as duplicates); "
-                f"lost {lost}, duplicated {duplicated}"
+                f"{sync['failed']} failed, {sync['retries']} retries; sent again: "
+                f"{sync['replayed_ok']}/{sync['replayed']} answered as duplicates, "
+                f"{sync.get('late_accepted', 0)} accepted late; {sync['tool']}); "
+                f"{len(http['instance_ids'])} checked: lost {lost}, duplicated {duplicated}"
             )
             db.session.remove()
             db.engine.dispose()

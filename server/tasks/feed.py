@@ -150,7 +150,7 @@ _VERSION = select(
 
 
 def list_version(session: Session, inspector_id: int) -> str:
-    """The inspector's list version, ``"<inspector's>.<epoch>"`` (read before the list)."""
+    """Read the inspector's list version, ``"<inspector's>.<epoch>"`` (before the list)."""
     row = session.connection().execute(_VERSION, {"inspector_id": inspector_id}).first()
     if row is None:
         return "0.0"

@@ -219,8 +219,9 @@ def test_writes_that_do_not_concern_the_list_keep_it(poll, people):
                      {"id": mine.entity_id})
     # the credit run writes the same grade and score again: nothing really changed
     e = db.session.get(type(mine.entity), mine.entity_id)
-    db.session.execute(text("UPDATE entities SET credit_grade = :g, credit_score = :s WHERE id = :id"),
-                       {"g": e.credit_grade, "s": e.credit_score, "id": e.id})
+    db.session.execute(
+        text("UPDATE entities SET credit_grade = :g, credit_score = :s WHERE id = :id"),
+        {"g": e.credit_grade, "s": e.credit_score, "id": e.id})
     db.session.commit()
     assert poll(tag).status_code == 304
 
