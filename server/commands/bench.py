@@ -10,9 +10,13 @@
   separate process (``wrk``; a Python load generator when it is missing) against the
   production server (gunicorn, ``shuangsui serve``'s settings) in a subprocess, vs
   ``api_ceiling``: ``/healthz`` on the same server.
-* ``sync``: accepted submissions per second through ``POST /api/v1/submissions`` from
-  concurrent clients that retry like the handheld's outbox (and replay a tenth of them),
-  then a count in the database of each submission stored exactly once.
+* ``sync``: accepted submissions per second through ``POST /api/v1/submissions``, each
+  pre-built submission sent once from ``wrk`` connections; then the ones possibly cut off
+  in flight and a tenth of the others sent again as the handheld's outbox would, and a
+  count in the database of each submission sent: stored exactly once.
+
+Each endpoint gets an unmeasured warm-up before its window (every server process's first
+requests import modules and compile statements).
 
 The province is built in a temporary database (SQLite, or ``--db`` for PostgreSQL, whose
 tables are dropped). Up to 20,000 entities come from the simulation generator
