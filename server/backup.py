@@ -30,9 +30,10 @@ FILE_DIRS = ("ATTACHMENT_DIR", "MODEL_DIR", "POOL_DIR")
 
 
 #: Tables that belong to the database they live in, not to its data: the task lists'
-#: epoch (``server.tasks.feed``) starts anew, at a random value, in a restored database, so
-#: that no handheld's ``ETag`` from before the restore can match a restored list.
-NOT_BACKED_UP = frozenset({"task_list_epoch"})
+#: generation and change log (``server.tasks.feed``) start anew, the generation at a random
+#: value, in a restored database, so that no handheld's ``ETag`` from before the restore
+#: can match a restored list.
+NOT_BACKED_UP = frozenset({"task_list_epoch", "task_list_changes"})
 
 
 def _tables() -> list[Any]:

@@ -40,6 +40,7 @@ from server.tasks.models import (
     InspectorConflict,
     Task,
     TaskAssignment,
+    TaskListChange,
     TaskListEpoch,
 )
 from server.warnings.models import Warning, WarningTransition
@@ -51,6 +52,6 @@ __all__ = [
     "Industry", "InspectionResult", "Inspector", "InspectorConflict", "Instrument", "Law",
     "LegalReference", "Licence", "LicenceKind", "ListEntry", "LoginAttempt", "ModelVersion",
     "OnlineMetric", "Penalty", "PrepaidRecord", "PriceReport", "Region", "SamplingRound",
-    "SamplingTest", "Submission", "Task", "TaskAssignment", "TaskListEpoch", "User", "Warning",
+    "SamplingTest", "Submission", "Task", "TaskAssignment", "TaskListChange", "TaskListEpoch", "User", "Warning",
     "WarningTransition", "risk_scores",
 ]

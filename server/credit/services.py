@@ -29,6 +29,7 @@ from server.credit.models import CreditScore
 from server.entities.models import Entity
 from server.inspections.models import InspectionResult
 from server.risk.models import FeatureSnapshot, ModelVersion
+from server.tasks import feed
 
 log = logging.getLogger(__name__)
 #: Minimum recorded outcomes (and problems among them) before the scorecard is trained.
@@ -184,6 +185,7 @@ def store_credit(session: Session, entity_ids: np.ndarray, as_of: dt.date, resul
         "model_version": version,
     }, n)
     _update_entities(session, entity_ids, score_list, grade_list)
+    feed.prune(session)  # the grades just written are the task lists' largest change
     counts = {g: int((grades == g).sum()) for g in "ABCD"}
     record(session, actor, "credit.score", "credit", None, as_of=as_of.isoformat(), version=version, **counts)
     session.commit()

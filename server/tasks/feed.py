@@ -1,19 +1,24 @@
 """Versions of each inspector's task list, kept by the database, and a cache keyed by them.
 
 The handheld polls ``GET /api/v1/tasks`` many times a day and the answer rarely changes
-between two polls. Every write that changes what an inspector's list shows bumps
-``inspectors.task_list_version`` for the inspectors concerned, in the same transaction,
-through **database triggers**: a submission, a draw, a reassignment, a renamed entity, a
-new credit grade, a handled warning, a renamed round. Writes that could concern any list
-(a co-inspector renamed, a check item or its legal reference edited) bump the single row
-of ``task_list_epoch`` instead. Triggers see every writer (ORM, Core bulk statements, the
-raw ``executemany`` of the credit run, another process, ``psql``), so no write path can
-forget to invalidate.
+between two polls. Every write that changes what an inspector's list shows appends a row
+for each inspector concerned to ``task_list_changes``, in the same transaction, through
+**database triggers**: a submission, a draw, a reassignment, a renamed entity, a new
+credit grade, a handled warning, a renamed round. Writes that could concern any list (a
+co-inspector renamed, a check item or its legal reference edited) append a row for
+inspector 0, "every list". Triggers see every writer (ORM, Core bulk statements, the raw
+``executemany`` of the credit run, another process, ``psql``), so no write path can forget
+to invalidate. The log is append-only, so concurrent writers never wait for one another
+on it (on PostgreSQL a counter row per inspector would be locked by every writer, in
+whatever order its statement met them: a deadlock waiting to happen); ``prune`` keeps only
+each inspector's newest row.
 
-A list built after reading version *v* is stored under *v*; it can only be newer than *v*,
-never older, so a cached list is served only while its version is still the current one.
-The same version makes the list's ``ETag``: a handheld that already holds it gets
-``304 Not Modified`` and downloads nothing.
+An inspector's version is the newest row for them and for everyone, prefixed by the
+database's random generation (``task_list_epoch``: an ``ETag`` from another database — a
+rebuilt demo, a restored copy — cannot match). A list built after reading version *v*
+can only be newer than *v*, so a cached list is served only while *v* is still the
+current version. The version also makes the list's ``ETag``: a handheld that already holds
+it gets ``304 Not Modified`` and downloads nothing.
 """
 
 from __future__ import annotations
@@ -24,28 +29,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from cachetools import LRUCache
-from sqlalchemy import bindparam, event, inspect, select, text
+from sqlalchemy import bindparam, event, func, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from server.db import Base
-from server.tasks.models import Inspector, TaskListEpoch
+from server.tasks.models import TaskListChange, TaskListEpoch
 
 #: (trigger name, table, event clause, bump) — ``bump`` is the SQL run for each row.
 _BUMP_TASK = (
-    "UPDATE inspectors SET task_list_version = task_list_version + 1 WHERE id IN "
-    "(SELECT inspector_id FROM task_assignments WHERE task_id = {task})"
+    "INSERT INTO task_list_changes (inspector_id) "
+    "SELECT inspector_id FROM task_assignments WHERE task_id = {task}"
 )
 _BUMP_TASKS_OF = (
-    "UPDATE inspectors SET task_list_version = task_list_version + 1 WHERE id IN "
-    "(SELECT a.inspector_id FROM task_assignments a JOIN tasks t ON t.id = a.task_id "
-    "WHERE t.{column} = NEW.id)"
+    "INSERT INTO task_list_changes (inspector_id) "
+    "SELECT a.inspector_id FROM task_assignments a JOIN tasks t ON t.id = a.task_id "
+    "WHERE t.{column} = NEW.id"
 )
 _HAS_TASKS = "EXISTS (SELECT 1 FROM tasks WHERE {column} = NEW.id)"
-_BUMP_EPOCH = (
-    "INSERT INTO task_list_epoch (id, value) VALUES (1, 1) "
-    "ON CONFLICT (id) DO UPDATE SET value = task_list_epoch.value + 1"
-)
+_BUMP_EVERY_LIST = "INSERT INTO task_list_changes (inspector_id) VALUES (0)"
 #: entity columns a task list shows
 _ENTITY_COLUMNS = (
     "uscc", "name", "address", "region_code", "credit_grade", "credit_score", "business_type",
@@ -104,10 +106,10 @@ TRIGGERS: tuple[Trigger, ...] = (
     Trigger("tl_assignment_insert", "task_assignments", "INSERT",
             _BUMP_TASK.format(task="NEW.task_id")),
     Trigger("tl_assignment_delete", "task_assignments", "DELETE",
-            _BUMP_TASK.format(task="OLD.task_id") + " OR id = OLD.inspector_id"),
+            _BUMP_TASK.format(task="OLD.task_id") + " UNION SELECT OLD.inspector_id"),
     Trigger("tl_assignment_move", "task_assignments", "UPDATE OF task_id, inspector_id",
-            _BUMP_TASK.format(task="NEW.task_id") + " OR id = OLD.inspector_id OR id IN "
-            "(SELECT inspector_id FROM task_assignments WHERE task_id = OLD.task_id)"),
+            _BUMP_TASK.format(task="NEW.task_id") + " UNION SELECT OLD.inspector_id UNION "
+            "SELECT inspector_id FROM task_assignments WHERE task_id = OLD.task_id"),
     Trigger("tl_entity_update", "entities", "UPDATE OF " + ", ".join(_ENTITY_COLUMNS),
             _BUMP_TASKS_OF.format(column="entity_id"), when=_ENTITY_COLUMNS,
             guard=_HAS_TASKS.format(column="entity_id")),
@@ -117,8 +119,8 @@ TRIGGERS: tuple[Trigger, ...] = (
             _BUMP_TASKS_OF.format(column="round_id"), when=("name",),
             guard=_HAS_TASKS.format(column="round_id")),
     # shown in other inspectors' lists, or in every list that has the item: bump them all
-    Trigger("tl_inspector_rename", "inspectors", "UPDATE OF name", _BUMP_EPOCH, when=("name",)),
-    *(Trigger(f"tl_{table}_{op.lower()}", table, op, _BUMP_EPOCH)
+    Trigger("tl_inspector_rename", "inspectors", "UPDATE OF name", _BUMP_EVERY_LIST, when=("name",)),
+    *(Trigger(f"tl_{table}_{op.lower()}", table, op, _BUMP_EVERY_LIST)
       for table in ("check_items", "legal_references") for op in ("INSERT", "UPDATE", "DELETE")),
 )
 
@@ -127,7 +129,7 @@ def install_triggers(connection: Connection) -> int:
     """Create (or replace) the triggers on the tables that exist; returns how many."""
     dialect = connection.dialect.name
     tables = set(inspect(connection).get_table_names())
-    if "inspectors" not in tables:
+    if "task_list_changes" not in tables:
         return 0
     if "task_list_epoch" in tables:
         # a fresh database's epoch starts at a random value, so that an ETag a handheld
@@ -157,18 +159,30 @@ def _after_create(target: Any, connection: Connection, **kw: Any) -> None:
 
 
 # ------------------------------------------------------------------------- reading versions
+_CHANGES = TaskListChange.__table__
 _VERSION = select(
-    Inspector.task_list_version,
     select(TaskListEpoch.value).where(TaskListEpoch.id == 1).scalar_subquery(),
-).where(Inspector.id == bindparam("inspector_id"))
+    select(func.max(_CHANGES.c.id)).where(_CHANGES.c.inspector_id == bindparam("inspector_id"))
+    .scalar_subquery(),
+    select(func.max(_CHANGES.c.id)).where(_CHANGES.c.inspector_id == 0).scalar_subquery(),
+)
 
 
 def list_version(session: Session, inspector_id: int) -> str:
-    """Read the inspector's list version, ``"<inspector's>.<epoch>"`` (before the list)."""
-    row = session.connection().execute(_VERSION, {"inspector_id": inspector_id}).first()
-    if row is None:
-        return "0.0"
-    return f"{row[0] or 0}.{row[1] or 0}"
+    """Read the inspector's list version, ``"<generation>.<theirs>.<everyone's>"``."""
+    row = session.connection().execute(_VERSION, {"inspector_id": inspector_id}).one()
+    return ".".join(str(v or 0) for v in row)
+
+
+def prune(session: Session) -> int:
+    """Drop the change rows older than each inspector's newest (versions stay the same).
+
+    Rows appended meanwhile by other transactions are newer, hence kept. Returns how many
+    were deleted (the caller commits); the credit run, which writes most of them, calls it.
+    """
+    newest = select(func.max(_CHANGES.c.id)).group_by(_CHANGES.c.inspector_id)
+    deleted = session.execute(_CHANGES.delete().where(_CHANGES.c.id.not_in(newest))).rowcount
+    return int(deleted or 0)
 
 
 def etag(inspector_id: int, version: str, *params: Any) -> str:

@@ -39,17 +39,29 @@ class Inspector(Base):
     region_code: Mapped[str] = mapped_column(String(6))
     domains: Mapped[list[Any]]
     active: Mapped[bool_true]
-    #: bumped by database triggers whenever this inspector's task list changes (tasks.feed)
-    task_list_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class TaskListEpoch(Base):
-    """One row, bumped by triggers on writes that may change any inspector's task list."""
+    """One row: this database's generation of task-list versions, random at creation."""
 
     __tablename__ = "task_list_epoch"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     value: Mapped[int] = mapped_column(default=0)
+
+
+class TaskListChange(Base):
+    """Appended by database triggers when an inspector's task list changes (``tasks.feed``).
+
+    ``inspector_id`` 0 means every inspector's list. Append-only: concurrent writers never
+    wait on each other's row here (a counter row per inspector would be locked by each).
+    """
+
+    __tablename__ = "task_list_changes"
+    __table_args__ = (Index("ix_task_list_changes_inspector", "inspector_id", "id"),)
+
+    id: Mapped[intpk]
+    inspector_id: Mapped[int]
 
 
 class InspectorConflict(Base):

@@ -259,5 +259,39 @@ def test_triggers_exist_after_migrations_and_after_create_all(app):
             names = set(conn.exec_driver_sql(
                 "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").scalars())
         assert {t.name for t in feed.TRIGGERS} <= names
-        assert "task_list_epoch" in inspect(conn).get_table_names()
+        assert {"task_list_epoch", "task_list_changes"} <= set(inspect(conn).get_table_names())
         assert conn.exec_driver_sql("SELECT count(*) FROM task_list_epoch").scalar() == 1
+
+
+def test_pruning_the_change_log_keeps_every_version(poll, people):
+    t = task([people["me"], people["colleague"]])
+    for state in ("in_progress", "assigned", "in_progress"):
+        db.session.execute(update(Task).where(Task.id == t.id).values(state=state))
+        db.session.commit()
+    tag = poll().headers["ETag"]
+    versions = {i.id: feed.list_version(db.session, i.id) for i in people.values()}
+    assert db.session.scalar(text("SELECT count(*) FROM task_list_changes")) > 2
+
+    assert feed.prune(db.session) > 0
+    db.session.commit()
+    assert db.session.scalar(text("SELECT count(*) FROM task_list_changes")) == 2  # one each
+    assert {i.id: feed.list_version(db.session, i.id) for i in people.values()} == versions
+    assert poll(tag).status_code == 304
+
+
+def test_concurrent_writers_do_not_wait_for_each_other_on_the_versions(app, people):
+    """Two transactions change two tasks that share both inspectors, in opposite order: on
+    PostgreSQL neither waits for the other (a counter row per inspector would make the
+    second wait, and two such writers could deadlock)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite lets one transaction write at a time")
+    me, colleague = people["me"], people["colleague"]
+    first, second = task([me, colleague]), task([colleague, me])
+    with db.engine.connect() as a, db.engine.connect() as b:
+        a.exec_driver_sql("SET lock_timeout = '2s'")
+        b.exec_driver_sql("SET lock_timeout = '2s'")
+        a.execute(update(Task).where(Task.id == first.id).values(state="in_progress"))
+        b.execute(update(Task).where(Task.id == second.id).values(state="in_progress"))
+        b.commit()  # would time out if it waited for a's uncommitted change
+        a.commit()
+    assert {feed.list_version(db.session, i.id) for i in (me, colleague)} != {"0.0.0"}

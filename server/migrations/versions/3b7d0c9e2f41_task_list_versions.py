@@ -1,5 +1,5 @@
-"""Task-list versions: ``inspectors.task_list_version``, ``task_list_epoch`` and the
-triggers that bump them (see ``server.tasks.feed``).
+"""Task-list versions: ``task_list_changes`` (appended by triggers), ``task_list_epoch``
+(the database's generation) and the triggers (see ``server.tasks.feed``).
 
 Revision ID: 3b7d0c9e2f41
 Revises: 85e52586d54c
@@ -19,9 +19,13 @@ depends_on = None
 def upgrade():
     from server.tasks.feed import install_triggers
 
-    with op.batch_alter_table('inspectors', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('task_list_version', sa.Integer(), server_default='0',
-                                      nullable=False))
+    op.create_table('task_list_changes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('inspector_id', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_list_changes'))
+    )
+    with op.batch_alter_table('task_list_changes', schema=None) as batch_op:
+        batch_op.create_index('ix_task_list_changes_inspector', ['inspector_id', 'id'], unique=False)
     op.create_table('task_list_epoch',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('value', sa.Integer(), nullable=False),
@@ -35,5 +39,6 @@ def downgrade():
 
     drop_triggers(op.get_bind())
     op.drop_table('task_list_epoch')
-    with op.batch_alter_table('inspectors', schema=None) as batch_op:
-        batch_op.drop_column('task_list_version')
+    with op.batch_alter_table('task_list_changes', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_list_changes_inspector')
+    op.drop_table('task_list_changes')
