@@ -29,6 +29,7 @@ def _forget_tail(session: Session, transaction: object) -> None:
     """A new transaction (or after a savepoint) re-reads the tail: others may have appended."""
     session.info.pop(_TAIL, None)
 _LOCK_KEY = 0x5A5E  # advisory lock id for the audit chain
+_TAIL_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)  # built once
 
 
 def _digest(prev_hash: str, payload: dict[str, Any]) -> str:
@@ -60,7 +61,7 @@ def record(
     if last is None:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        last = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+        last = session.scalars(_TAIL_HASH).first()
     entry = AuditEvent(
         at=utcnow(),
         actor=actor,
