@@ -185,7 +185,7 @@ def store_credit(session: Session, entity_ids: np.ndarray, as_of: dt.date, resul
         "model_version": version,
     }, n)
     _update_entities(session, entity_ids, score_list, grade_list)
-    feed.prune(session)  # the grades just written are the task lists' largest change
+    feed.compact(session)  # the grades just written are the task lists' largest change
     counts = {g: int((grades == g).sum()) for g in "ABCD"}
     record(session, actor, "credit.score", "credit", None, as_of=as_of.isoformat(), version=version, **counts)
     session.commit()

@@ -10,12 +10,15 @@ inspector 0, "every list". Triggers see every writer (ORM, Core bulk statements,
 ``executemany`` of the credit run, another process, ``psql``), so no write path can forget
 to invalidate. The log is append-only, so concurrent writers never wait for one another
 on it (on PostgreSQL a counter row per inspector would be locked by every writer, in
-whatever order its statement met them: a deadlock waiting to happen); ``prune`` keeps only
-each inspector's newest row.
+whatever order its statement met them: a deadlock waiting to happen).
 
-An inspector's version is the newest row for them and for everyone, prefixed by the
-database's random generation (``task_list_epoch``: an ``ETag`` from another database — a
-rebuilt demo, a restored copy — cannot match). A list built after reading version *v*
+An inspector's version counts their rows and the "every list" rows (the sum of their
+weights), prefixed by the database's random generation (``task_list_epoch``: an ``ETag``
+from another database — a rebuilt demo, a restored copy — cannot match). A count, not
+the newest id: PostgreSQL hands out ids when rows are inserted, not when they commit, so
+a change committed after a newer id was seen would not move the newest id; it always
+raises the count. ``compact`` folds each inspector's old rows into one row of the same
+weight, so versions survive it. A list built after reading version *v*
 can only be newer than *v*, so a cached list is served only while *v* is still the
 current version. The version also makes the list's ``ETag``: a handheld that already holds
 it gets ``304 Not Modified`` and downloads nothing.
@@ -160,11 +163,17 @@ def _after_create(target: Any, connection: Connection, **kw: Any) -> None:
 
 # ------------------------------------------------------------------------- reading versions
 _CHANGES = TaskListChange.__table__
+
+
+def _weight(inspector: Any) -> Any:
+    return (select(func.coalesce(func.sum(_CHANGES.c.weight), 0))
+            .where(_CHANGES.c.inspector_id == inspector).scalar_subquery())
+
+
 _VERSION = select(
     select(TaskListEpoch.value).where(TaskListEpoch.id == 1).scalar_subquery(),
-    select(func.max(_CHANGES.c.id)).where(_CHANGES.c.inspector_id == bindparam("inspector_id"))
-    .scalar_subquery(),
-    select(func.max(_CHANGES.c.id)).where(_CHANGES.c.inspector_id == 0).scalar_subquery(),
+    _weight(bindparam("inspector_id")),
+    _weight(0),
 )
 
 
@@ -174,15 +183,28 @@ def list_version(session: Session, inspector_id: int) -> str:
     return ".".join(str(v or 0) for v in row)
 
 
-def prune(session: Session) -> int:
-    """Drop the change rows older than each inspector's newest (versions stay the same).
+def compact(session: Session) -> int:
+    """Fold each inspector's change rows into one row of the same total weight.
 
-    Rows appended meanwhile by other transactions are newer, hence kept. Returns how many
-    were deleted (the caller commits); the credit run, which writes most of them, calls it.
+    Versions are unchanged (readers see the old rows or the folded one, never both, nor
+    neither). Rows appended meanwhile have larger ids and are left alone; should two
+    compactions overlap on PostgreSQL, a weight may be counted twice, which only raises a
+    version (one spurious rebuild), never lowers it. Returns the rows removed; the caller
+    commits (the credit run, which writes most of them, calls it).
     """
-    newest = select(func.max(_CHANGES.c.id)).group_by(_CHANGES.c.inspector_id)
-    deleted = session.execute(_CHANGES.delete().where(_CHANGES.c.id.not_in(newest))).rowcount
-    return int(deleted or 0)
+    top = session.scalar(select(func.max(_CHANGES.c.id)))
+    if top is None:
+        return 0
+    old = _CHANGES.c.id <= top
+    crowded = (select(_CHANGES.c.inspector_id).where(old).group_by(_CHANGES.c.inspector_id)
+               .having(func.count() > 1))
+    session.execute(_CHANGES.insert().from_select(
+        ["inspector_id", "weight"],
+        select(_CHANGES.c.inspector_id, func.sum(_CHANGES.c.weight))
+        .where(old, _CHANGES.c.inspector_id.in_(crowded)).group_by(_CHANGES.c.inspector_id)))
+    removed = session.execute(
+        _CHANGES.delete().where(old, _CHANGES.c.inspector_id.in_(crowded))).rowcount
+    return int(removed or 0)
 
 
 def etag(inspector_id: int, version: str, *params: Any) -> str:

@@ -53,8 +53,11 @@ class TaskListEpoch(Base):
 class TaskListChange(Base):
     """Appended by database triggers when an inspector's task list changes (``tasks.feed``).
 
-    ``inspector_id`` 0 means every inspector's list. Append-only: concurrent writers never
-    wait on each other's row here (a counter row per inspector would be locked by each).
+    ``inspector_id`` 0 means every inspector's list. An inspector's version is the sum of
+    ``weight`` over their rows: every committed change raises it, in whatever order
+    concurrent transactions were given their ids. Append-only, so concurrent writers never
+    wait on each other's row here; ``feed.compact`` folds old rows into one of the same
+    total weight.
     """
 
     __tablename__ = "task_list_changes"
@@ -62,6 +65,7 @@ class TaskListChange(Base):
 
     id: Mapped[intpk]
     inspector_id: Mapped[int]
+    weight: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class InspectorConflict(Base):

@@ -22,6 +22,7 @@ def upgrade():
     op.create_table('task_list_changes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('inspector_id', sa.Integer(), nullable=False),
+    sa.Column('weight', sa.Integer(), server_default='1', nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_task_list_changes'))
     )
     with op.batch_alter_table('task_list_changes', schema=None) as batch_op:
