@@ -42,6 +42,8 @@ class TaskList(MethodView):
     @roles_required("inspector", "supervisor", "admin", "analyst")
     @blp.arguments(TaskQuerySchema, location="query")
     @blp.response(200, TaskListSchema)
+    @blp.alt_response(304, description="an inspector's list unchanged since the ETag sent in "
+                      "If-None-Match (no body)")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Tasks visible to the user (inspectors: assigned to them), optionally changed since a time.
 
