@@ -329,7 +329,9 @@ def run_draw(session: Session, rnd: SamplingRound, *, actor: str, today: dt.date
     try:
         return _draw_and_assign(session, rnd, actor=actor, today=today, pool_dir=pool_dir,
                                 calendar=calendar or WorkCalendar(), publish_days=publish_days)
-    except Exception:
+    except BaseException:
+        # BaseException too: gunicorn stops a worker past its timeout with SystemExit, and a
+        # round left "drawing" could never be drawn again
         session.rollback()
         session.execute(update(SamplingRound).where(SamplingRound.id == rnd.id).values(state="committed"))
         session.commit()

@@ -138,3 +138,23 @@ def test_recusal_keeps_conflicted_inspectors_off_the_task(province, tmp_path):
     assigned = set(db.session.scalars(select(TaskAssignment.inspector_id).where(TaskAssignment.task_id == task.id)))
     assert assigned == set(inspectors[-2:])
     assert db.session.scalar(select(func.count()).select_from(Department)) > 0
+
+
+def test_a_draw_interrupted_by_the_worker_stopping_leaves_the_round_drawable(province, tmp_path,
+                                                                            monkeypatch):
+    """gunicorn ends a worker past its timeout with SystemExit: the round goes back to
+    "committed" with nothing drawn, and the next attempt draws it."""
+    rnd = services.create_round(db.session, _body(), actor="t")
+
+    def stopped(*args, **kwargs):
+        raise SystemExit(1)
+
+    monkeypatch.setattr(services, "build_pool", stopped)
+    with pytest.raises(SystemExit):
+        services.run_draw(db.session, rnd, actor="t", today=TODAY, pool_dir=tmp_path)
+    db.session.refresh(rnd)
+    assert rnd.state == "committed"
+    assert db.session.scalar(select(func.count()).select_from(Task).where(Task.round_id == rnd.id)) == 0
+    monkeypatch.undo()
+    out = services.run_draw(db.session, rnd, actor="t", today=TODAY, pool_dir=tmp_path)
+    assert out["tasks"] > 0
