@@ -45,7 +45,7 @@ class TaskList(MethodView):
     @blp.alt_response(304, description="an inspector's list unchanged since the ETag sent in "
                       "If-None-Match (no body)")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Tasks visible to the user (inspectors: assigned to them), optionally changed since a time.
+        """List the tasks the user may see (inspectors: theirs), optionally changed since a time.
 
         An inspector's whole list carries a weak ``ETag``; sent back in ``If-None-Match``,
         it is answered ``304 Not Modified`` while nothing in the list has changed.
@@ -53,7 +53,7 @@ class TaskList(MethodView):
         user = current_user()
         assert user is not None
         if args["since"] is None and services.own_list_only(user):
-            return _own_list(user.inspector_id, args["state"], args["limit"])
+            return _own_list(user, args["state"], args["limit"])
         # already plain JSON types: serialised as is (the schema above documents it)
         return jsonify(_build(user, args))
 
@@ -67,12 +67,13 @@ def _build(user: User, args: dict[str, Any]) -> dict[str, Any]:
     return {"items": items, "server_time": now.isoformat()}
 
 
-def _own_list(inspector_id: int, state: str | None, limit: int) -> Response:
+def _own_list(user: User, state: str | None, limit: int) -> Response:
     """Answer an inspector's poll for their whole list.
 
     ``304`` when the handheld holds the current version, else this process's cached copy
     of that version, else the list built (and cached) now.
     """
+    inspector_id = user.inspector_id
     version = feed.list_version(db.session, inspector_id)  # read before the list: see feed
     tag = feed.etag(inspector_id, version, state or "all", limit)
     if request.if_none_match.contains_weak(tag):
@@ -81,8 +82,6 @@ def _own_list(inspector_id: int, state: str | None, limit: int) -> Response:
         key = (inspector_id, state, limit)
         body = feed.cache.get(key, version)
         if body is None:
-            user = current_user()
-            assert user is not None
             body = orjson.dumps(_build(user, {"state": state, "since": None, "limit": limit}))
             feed.cache.put(key, version, body)
         response = current_app.response_class(body, mimetype="application/json")

@@ -122,7 +122,8 @@ TRIGGERS: tuple[Trigger, ...] = (
             _BUMP_TASKS_OF.format(column="round_id"), when=("name",),
             guard=_HAS_TASKS.format(column="round_id")),
     # shown in other inspectors' lists, or in every list that has the item: bump them all
-    Trigger("tl_inspector_rename", "inspectors", "UPDATE OF name", _BUMP_EVERY_LIST, when=("name",)),
+    Trigger("tl_inspector_rename", "inspectors", "UPDATE OF name", _BUMP_EVERY_LIST,
+            when=("name",)),
     *(Trigger(f"tl_{table}_{op.lower()}", table, op, _BUMP_EVERY_LIST)
       for table in ("check_items", "legal_references") for op in ("INSERT", "UPDATE", "DELETE")),
 )
@@ -135,8 +136,8 @@ def install_triggers(connection: Connection) -> int:
     if "task_list_changes" not in tables:
         return 0
     if "task_list_epoch" in tables:
-        # a fresh database's epoch starts at a random value, so that an ETag a handheld
-        # kept from another database (a rebuilt demo, a restored copy) cannot match
+        # a fresh database's generation is random, so that an ETag a handheld kept from
+        # another database (a rebuilt demo, a restored copy) cannot match
         connection.execute(
             text("INSERT INTO task_list_epoch (id, value) SELECT 1, :v "
                  "WHERE NOT EXISTS (SELECT 1 FROM task_list_epoch)"),
@@ -224,25 +225,16 @@ class ListCache:
     def __init__(self, max_bytes: int = 32 * 2**20) -> None:
         self._lru: LRUCache[Any, Entry] = LRUCache(max_bytes, getsizeof=lambda e: len(e.body) + 200)
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
 
     def get(self, key: Any, version: str) -> bytes | None:
         with self._lock:
             entry = self._lru.get(key)
-            if entry is not None and entry.version == version:
-                self.hits += 1
-                return entry.body
-            self.misses += 1
-            return None
+        return entry.body if entry is not None and entry.version == version else None
 
     def put(self, key: Any, version: str, body: bytes) -> None:
         with self._lock:
             if len(body) + 200 <= self._lru.maxsize:
                 self._lru[key] = Entry(version, body)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._lru.clear()
 
 
 cache = ListCache()
