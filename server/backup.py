@@ -69,13 +69,13 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def backup(session: Session, out: Path, dirs: dict[str, str], *, chunk: int = 20_000) -> dict[str, Any]:
     """Write the archive; return its manifest."""
-    from server.audit.models import AuditEvent
+    from server.audit.services import TAIL_HASH
 
     manifest: dict[str, Any] = {"format": FORMAT, "created_at": dt.datetime.now(dt.UTC).isoformat(),
                                 "dialect": session.get_bind().dialect.name, "tables": {}, "files": {}}
     manifest["alembic_revision"] = _revision(session)
     manifest["dirs"] = {k: str(Path(v).resolve()) for k, v in dirs.items() if v}
-    manifest["audit_tail"] = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    manifest["audit_tail"] = session.scalar(TAIL_HASH)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(out, "w:gz") as tar:
         for table in _tables():

@@ -29,7 +29,8 @@ def _forget_tail(session: Session, transaction: object) -> None:
     """A new transaction (or after a savepoint) re-reads the tail: others may have appended."""
     session.info.pop(_TAIL, None)
 _LOCK_KEY = 0x5A5E  # advisory lock id for the audit chain
-_TAIL_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)  # built once
+#: the chain's newest hash (built once: every audited transaction reads it)
+TAIL_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
 
 
 def _digest(prev_hash: str, payload: dict[str, Any]) -> str:
@@ -41,6 +42,16 @@ def _payload(event: AuditEvent) -> dict[str, Any]:
     data = event.canonical()
     data.pop("id")
     return data
+
+
+def _locked_tail(session: Session) -> str:
+    """Read the chain's newest hash under the PostgreSQL advisory lock.
+
+    The lock is held until the transaction ends, so no other writer appends meanwhile.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    return session.scalars(TAIL_HASH).first() or GENESIS
 
 
 def record(
@@ -57,11 +68,7 @@ def record(
     held until the transaction ends) and then kept in ``session.info``; events of one
     transaction are inserted in the order they were recorded.
     """
-    last = session.info.get(_TAIL)
-    if last is None:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        last = session.scalars(_TAIL_HASH).first()
+    last = session.info.get(_TAIL) or _locked_tail(session)
     entry = AuditEvent(
         at=utcnow(),
         actor=actor,
@@ -69,7 +76,7 @@ def record(
         object_type=object_type,
         object_id=None if object_id is None else str(object_id),
         data=json.loads(json.dumps(data, ensure_ascii=False, default=str)),
-        prev_hash=last or GENESIS,
+        prev_hash=last,
     )
     entry.hash = _digest(entry.prev_hash, _payload(entry))
     session.add(entry)
@@ -114,9 +121,7 @@ def record_many(session: Session, actor: str, events: list[tuple[str, str, Any, 
     """Append several events (action, object_type, object_id, data) in one chain segment."""
     if not events:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    prev = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first() or GENESIS
+    prev = _locked_tail(session)
     rows = []
     for action, object_type, object_id, data in events:
         event = AuditEvent(

@@ -87,9 +87,10 @@ _FORM = select(FormTemplate).where(FormTemplate.code == bindparam("code"),
 
 def _existing(session: Session, instance_id: str, digest: str) -> Outcome | None:
     # the usual answer is "not yet": asked with a plain row before loading anything
-    if session.connection().execute(_SUBMISSION_ID, {"instance_id": instance_id}).first() is None:
+    row = session.connection().execute(_SUBMISSION_ID, {"instance_id": instance_id}).first()
+    if row is None:
         return None
-    found = session.scalar(select(Submission).where(Submission.instance_id == instance_id))
+    found = session.get(Submission, row.id)
     if found is None:  # pragma: no cover - deleted in between (a restore)
         return None
     if found.payload_hash != digest:
