@@ -34,6 +34,7 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -362,32 +363,35 @@ end
 """
 
 
+WRK_THREADS = 2
+
+
+def _wrk(script: Path, url: str, seconds: float, *, connections: int, timeout: str, marker: str,
+         args: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run ``wrk`` with a Lua script for ``seconds``.
+
+    Returns the JSON object its ``done`` printed on the line starting with ``marker``.
+    """
+    out = subprocess.run(
+        ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+         "--timeout", timeout, "-s", str(script), url, *(["--", *args] if args else [])],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return dict(json.loads(next(x for x in out.splitlines() if x.startswith(marker))[len(marker):]))
+
+
 def load_test(
     url: str, path: str, tokens: list[str], seconds: float, *, connections: int, workdir: Path
 ) -> dict[str, float]:
     """Requests/s (2xx only) and p50/p99 latency (ms) of ``GET path`` from a separate process."""
-    import shutil
-
-    wrk = shutil.which("wrk")
-    if wrk:
+    if shutil.which("wrk"):
         script = workdir / "bench.lua"
         script.write_text(WRK_SCRIPT % (", ".join(json.dumps(t) for t in tokens), path))
-
-        def run(duration: int) -> str:
-            return subprocess.run(
-                [wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
-                 "-s", str(script), url + path],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-
         # a first, unmeasured second: each server process runs the endpoint's code for the
         # first time (imports, compiled statements, its own cache) — steady state is measured
-        run(1)
-        out = run(max(1, round(seconds)))
-        line = next(x for x in out.splitlines() if x.startswith("BENCH "))
-        r = json.loads(line[6:])
+        _wrk(script, url + path, 1, connections=connections, timeout="5s", marker="BENCH ")
+        r = _wrk(script, url + path, seconds, connections=connections, timeout="5s",
+                 marker="BENCH ")
         ok = r["requests"] - r["status_errors"]
         return {
             "rps": ok / (r["duration_us"] / 1e6),
@@ -471,10 +475,7 @@ def sync_load(
     sent again the way the handheld's outbox retries (each must be stored exactly once:
     :func:`check_sync`). Falls back to the Python load generator without ``wrk``.
     """
-    import shutil
-
-    wrk = shutil.which("wrk")
-    if not wrk:
+    if not shutil.which("wrk"):
         spec = {"mode": "sync", "url": url, "bodies": items, "threads": connections}
         out = _run_loadgen(spec, workdir)
         return {**out, "sent_ids": [i["body"]["instance_id"] for i in items], "tool": "python"}
@@ -483,18 +484,13 @@ def sync_load(
     # unmeasured: each server process's first submissions (imports, compiled statements)
     _run_loadgen({"mode": "sync", "url": url, "bodies": warm, "threads": connections,
                   "replay": False}, workdir)
-    stride = 2  # wrk threads
+    stride = WRK_THREADS  # each thread sends its own share of the bodies
     data = workdir / "bodies.tsv"
     data.write_text("".join(f"{i['token']}\t{json.dumps(i['body'])}\n" for i in items))
     script = workdir / "sync.lua"
     script.write_text(SYNC_SCRIPT)
-    out = subprocess.run(
-        [wrk, f"-t{stride}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-         "--timeout", "30s", "-s", str(script), url + "/api/v1/submissions",
-         "--", str(stride), str(data)],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    r = json.loads(next(x for x in out.splitlines() if x.startswith("SYNC "))[5:])
+    r = _wrk(script, url + "/api/v1/submissions", seconds, connections=connections,
+             timeout="30s", marker="SYNC ", args=(str(stride), str(data)))
     shares = [items[t::stride] for t in range(stride)]
     sent = [share[: min(n, len(share))] for share, n in zip(shares, r["sent"], strict=True)]
     # a thread has at most its connections' requests in flight when wrk stops: those are
