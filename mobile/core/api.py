@@ -149,9 +149,6 @@ class ApiClient:
     def me(self) -> dict[str, Any]:
         return self.get("/me")
 
-    def tasks(self, *, state: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
-        return list(self.get("/tasks", state=state, since=since).get("items") or [])
-
     def task_list(self, etag: str | None = None) -> tuple[list[dict[str, Any]] | None, str | None]:
         """Fetch the inspector's whole task list and its ``ETag``.
 
