@@ -20,7 +20,6 @@ of a real data set (the Polish companies bankruptcy data, see ``docs/credit.md``
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from risk_models import persist
+from risk_models.credit_prior import reason_dicts
 from risk_models.features import DIMENSIONS, FEATURE_INDEX, FEATURES, feature
 from risk_models.scorecard import Scorecard, ks_statistic
 
@@ -380,21 +380,7 @@ class CreditModel:
         return self._reason_dicts(r.index, r.points_lost)
 
     def _reason_dicts(self, index: np.ndarray, lost: np.ndarray) -> list[list[dict[str, Any]]]:
-        names, labels = self.feature_names_, self.labels_
-        # packaging only: the arrays are computed in bulk; plain int lists index the
-        # names (faster than object arrays), and the cyclic garbage collector, which
-        # millions of new containers would trigger again and again, waits (no cycles)
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return [
-                [{"code": names[i], "label": labels[i], "points_lost": v}
-                 for i, v in zip(ir, vr, strict=True) if i >= 0]
-                for ir, vr in zip(index.tolist(), np.round(lost, 1).tolist(), strict=True)
-            ]
-        finally:
-            if enabled:
-                gc.enable()
+        return reason_dicts(index, lost, self.feature_names_, self.labels_)
 
     def grade(
         self, X: Any, *, serious_violation: Any = None, abnormal_list: Any = None

@@ -124,7 +124,8 @@ class _Builder:
         self.ids = self.ent["id"].to_numpy(dtype=np.int64)
         self.n = len(self.ids)
         self.out: dict[str, np.ndarray] = {}
-        self._pos_key: pd.Series | None = None
+        self._pos_key: tuple[Any, ...] | None = None
+        self._pos_ref: np.ndarray | None = None
         self._pos_value: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, bool))
 
     # -- helpers -----------------------------------------------------------------------
@@ -137,14 +138,17 @@ class _Builder:
         """Row positions of ``entity_ids`` and the mask of those that are in the frame.
 
         A record table's id column is counted many times (43 complaint features): its
-        positions are found once, remembered for the column last asked about.
+        positions are found once, remembered for the column last asked about. The column
+        is recognised by its buffer, not the ``Series`` object (pandas 3 builds a new
+        ``Series`` on every ``frame[name]``); the array kept with the positions keeps
+        that buffer alive, so its address cannot be reused by another column meanwhile.
         """
-        key = entity_ids if isinstance(entity_ids, pd.Series) else None
-        if key is not None and self._pos_key is key:
+        values = np.asarray(entity_ids)
+        key = (values.__array_interface__["data"][0], values.shape, values.strides, values.dtype.str)
+        if self._pos_key == key:
             return self._pos_value
-        value = locate(self.ids, entity_ids)
-        if key is not None:
-            self._pos_key, self._pos_value = key, value
+        value = locate(self.ids, values)
+        self._pos_key, self._pos_ref, self._pos_value = key, values, value
         return value
 
     def count(self, entity_ids: Any, mask: np.ndarray | None = None, weights: Any = None) -> np.ndarray:
@@ -160,6 +164,12 @@ class _Builder:
         np.maximum.at(out, p[keep], np.asarray(values, dtype=np.float64)[keep])
         out[np.isneginf(out)] = fill
         return out
+
+    def window(self, column: Any, days: int) -> Any:
+        """Records of ``column``'s date in the ``days`` days before ``as_of``: what a feature
+        counted over that window can use. A province's feeds keep years of records; a 90-day
+        feature reads 90 days of them, filtered by the database, not by the builder."""
+        return (column < self.as_of) & (column >= self.as_of - dt.timedelta(days=days))
 
     def read(self, *cols: Any, where: Any = None) -> pd.DataFrame:
         q = select(*cols)
@@ -186,7 +196,7 @@ class _Builder:
 
     def operation(self) -> None:
         ar = self.read(AnnualReport.entity_id, AnnualReport.year, AnnualReport.due_on, AnnualReport.submitted_on,
-                       where=AnnualReport.due_on < self.as_of)
+                       where=self.window(AnnualReport.due_on, 3 * 365))
         due_ago = self.days_before(ar["due_on"])
         sub_ago = self.days_before(ar["submitted_on"])  # NaN if not submitted
         late = np.isnan(sub_ago) | (sub_ago < due_ago)  # submitted after due (or not at all, or not yet)
@@ -214,7 +224,7 @@ class _Builder:
             self.set(name, np.minimum(1, self.count(flags["entity_id"], f_active & (fk == k))))
 
     def compliance(self) -> None:
-        pen = self.read(Penalty.entity_id, Penalty.decided_on, Penalty.amount, where=Penalty.decided_on < self.as_of)
+        pen = self.read(Penalty.entity_id, Penalty.decided_on, Penalty.amount, where=self.window(Penalty.decided_on, 3 * 365))
         recent = self.days_before(pen["decided_on"]) <= 3 * 365
         self.set("penalties_3y", self.count(pen["entity_id"], recent))
         self.set("penalty_amount_log", np.log1p(self.count(pen["entity_id"], recent, pen["amount"])))
@@ -243,12 +253,12 @@ class _Builder:
             col = np.full(self.n, np.nan)
         self.set("last_inspection_problem", col)
         w = self.read(Warning.entity_id, Warning.handled_on, where=(Warning.outcome == "problem_confirmed")
-                      & (Warning.handled_on < self.as_of))
+                      & self.window(Warning.handled_on, 730))
         self.set("warnings_confirmed_2y", self.count(w["entity_id"], self.days_before(w["handled_on"]) <= 730))
 
     def social(self) -> None:
         c = self.read(Complaint.entity_id, Complaint.received_on, Complaint.category,
-                      where=Complaint.received_on < self.as_of)
+                      where=self.window(Complaint.received_on, 450))
         ago = self.days_before(c["received_on"])
         cat = c["category"].to_numpy()
         self.set("complaints_90d", self.count(c["entity_id"], ago <= 90))
@@ -278,7 +288,7 @@ class _Builder:
         self.set("licence_valid", np.where(needs, has_valid, 1.0))
         self.set("licence_expired_days", np.where(needs, expired, 0.0))
         sig = self.read(ActivitySignal.entity_id, ActivitySignal.observed_on,
-                        where=ActivitySignal.observed_on < self.as_of)
+                        where=self.window(ActivitySignal.observed_on, 90))
         self.set("activity_signals_90d", self.count(sig["entity_id"], self.days_before(sig["observed_on"]) <= 90))
 
     def equipment(self) -> None:
@@ -295,7 +305,7 @@ class _Builder:
 
     def prices(self) -> None:
         pr = self.read(PriceReport.entity_id, PriceReport.reported_on, PriceReport.item, PriceReport.price,
-                       PriceReport.emergency, where=PriceReport.reported_on < self.as_of)
+                       PriceReport.emergency, where=self.window(PriceReport.reported_on, 90))
         ago = self.days_before(pr["reported_on"])
         recent = ago <= 90
         self.set("price_reports_90d", self.count(pr["entity_id"], recent))
@@ -317,7 +327,7 @@ class _Builder:
             self.set("price_deviation_mean", np.full(self.n, np.nan))
 
     def adverts(self) -> np.ndarray:
-        ads = self.read(AdRecord.entity_id, AdRecord.captured_on, AdRecord.text, where=AdRecord.captured_on < self.as_of)
+        ads = self.read(AdRecord.entity_id, AdRecord.captured_on, AdRecord.text, where=self.window(AdRecord.captured_on, 90))
         recent = self.days_before(ads["captured_on"]) <= 90
         self.set("ad_count_90d", self.count(ads["entity_id"], recent))
         text = np.full(self.n, "", dtype=object)
@@ -337,7 +347,7 @@ class _Builder:
     def online(self) -> None:
         om = self.read(OnlineMetric.entity_id, OnlineMetric.period_start, OnlineMetric.orders, OnlineMetric.refunds,
                        OnlineMetric.complaints, OnlineMetric.licence_displayed,
-                       where=OnlineMetric.period_start < self.as_of)
+                       where=self.window(OnlineMetric.period_start, 90))
         recent = self.days_before(om["period_start"]) <= 90
         orders = self.count(om["entity_id"], recent, om["orders"])
         refunds = self.count(om["entity_id"], recent, om["refunds"])
@@ -376,7 +386,7 @@ class _Builder:
 
     def tests(self) -> None:
         st = self.read(SamplingTest.entity_id, SamplingTest.tested_on, SamplingTest.kind, SamplingTest.passed,
-                       where=SamplingTest.tested_on < self.as_of)
+                       where=self.window(SamplingTest.tested_on, 3 * 365))
         recent = self.days_before(st["tested_on"]) <= 3 * 365
         kind = st["kind"].to_numpy()
         failed = ~st["passed"].to_numpy(dtype=bool) if len(st) else np.zeros(0, dtype=bool)

@@ -85,3 +85,62 @@ def test_uncommitted_records_are_seen_through_the_session(file_app, monkeypatch)
     db.session.rollback()
     again = features.build_features(db.session, START)
     assert again.numeric[0, j] == before.numeric[0, j]
+
+
+def test_windowed_features_read_only_their_window(file_app, monkeypatch):
+    """A 90-day feature's table is filtered by the database: older records never reach the
+    builder (a province keeps years of them), and the features are what they were."""
+    from sqlalchemy import func, select
+
+    from server.feeds.models import ActivitySignal
+
+    oldest = db.session.scalar(select(func.min(ActivitySignal.observed_on)))
+    assert oldest < START - dt.timedelta(days=90), "the province should hold older activity signals"
+    frames: dict[str, Any] = {}
+    real = features.read_frame
+
+    def spy(session: Any, query: Any, names: list[str]) -> Any:
+        frame = real(session, query, names)
+        frames.setdefault(query.get_final_froms()[0].name, frame)
+        return frame
+
+    monkeypatch.setattr(features, "read_frame", spy)
+    built = features.build_features(db.session, START)
+    read = frames["activity_signals"]["observed_on"].astype(str)
+    assert len(read) and read.min() >= (START - dt.timedelta(days=90)).isoformat()
+    assert read.max() < START.isoformat()
+    # the window's records still count: each entity's signals in the 90 days before START
+    since = START - dt.timedelta(days=90)
+    expected = dict(db.session.execute(
+        select(ActivitySignal.entity_id, func.count()).where(ActivitySignal.observed_on >= since,
+                                                             ActivitySignal.observed_on < START)
+        .group_by(ActivitySignal.entity_id)).all())
+    assert expected
+    got = built.column("activity_signals_90d")
+    for row, eid in enumerate(built.entity_ids.tolist()):
+        assert got[row] == expected.get(eid, 0)
+
+
+def test_a_record_table_is_located_once_for_all_its_features(file_app, monkeypatch):
+    """43 complaint features count the same id column: its positions are searched once
+    (pandas 3 returns a new ``Series`` on every ``frame[name]``, so the column is
+    recognised by its buffer)."""
+    sizes: list[int] = []
+    real = features.locate
+
+    def spy(sorted_ids: np.ndarray, ids: Any) -> Any:
+        sizes.append(len(ids))
+        return real(sorted_ids, ids)
+
+    monkeypatch.setattr(features, "locate", spy)
+    features.build_features(db.session, START)
+    from sqlalchemy import func, select
+
+    from server.feeds.models import Complaint
+
+    window = START - dt.timedelta(days=450)
+    complaints = db.session.scalar(select(func.count()).select_from(Complaint)
+                                   .where(Complaint.received_on >= window, Complaint.received_on < START))
+    assert complaints > 0
+    assert sizes.count(complaints) == 1, sizes
+    assert len(sizes) < 30, sizes
