@@ -22,6 +22,8 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 _DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -56,21 +58,34 @@ class WriteGate:
         key = _key(dbapi_connection)
         if key in self._held or dbapi_connection.in_transaction:
             return
+        fd = self._acquire()
+        with self._mutex:
+            self._held[key] = fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the gate for a writer SQLAlchemy does not see (another driver's connection)."""
+        fd = self._acquire()
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _acquire(self) -> int:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + self.timeout
         pause = 0.0002
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                return fd
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     os.close(fd)
                     raise sqlite3.OperationalError("database is locked (write gate)") from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.002)
-        with self._mutex:
-            self._held[key] = fd
 
     def leave(self, dbapi_connection: Any) -> None:
         with self._mutex:
@@ -126,3 +141,9 @@ def enter(connection: Any) -> None:
     gate = _GATES.get(connection.engine)
     if gate is not None:
         gate.enter(connection.connection.dbapi_connection)
+
+
+def held(engine: Any) -> Any:
+    """A context holding ``engine``'s gate (none to hold: PostgreSQL, SQLite in memory)."""
+    gate = _GATES.get(engine)
+    return nullcontext() if gate is None else gate.held()

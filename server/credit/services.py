@@ -169,22 +169,39 @@ NO_DATA_REASONS = [{"code": "no_data", "label": "无足够数据，默认B级", 
 
 def store_credit(session: Session, entity_ids: np.ndarray, as_of: dt.date, result: CreditGrades, version: str,
                  *, actor: str = "system") -> dict[str, int]:
-    """Store grade history and the entities' current grade in bulk; return grade counts."""
+    """Store grade history and the entities' current grade in bulk; return grade counts.
+
+    On a SQLite file the history rows and the grades are written column-wise through
+    ADBC, in one transaction (:mod:`server.arrow_writes`); the log's compaction and the
+    audit event follow in the session's. Elsewhere everything is one session transaction.
+    """
+    from server.arrow_writes import arrow_transaction
     from server.risk.features import bulk_insert
 
     scores, grades = result.scores, result.grades
-    session.execute(delete(CreditScore).where(CreditScore.as_of == as_of))
+    replace = delete(CreditScore).where(CreditScore.as_of == as_of)
     n = len(entity_ids)
-    grade_list = grades.astype(str).tolist()
-    score_list = scores.tolist()
-    bulk_insert(session, CreditScore.__table__, {
-        "entity_id": entity_ids.tolist(), "as_of": as_of, "score": score_list, "grade": grade_list,
-        "override": np.where(result.overrides == "", None, result.overrides).tolist(),
+    grades = grades.astype(str)
+    history = {
+        "entity_id": entity_ids, "as_of": as_of, "score": scores, "grade": grades,
+        "override": np.where(result.overrides == "", None, result.overrides),
         "reasons": [NO_DATA_REASONS if nd else r for r, nd in zip(result.reasons, result.no_data.tolist(),
                                                                    strict=True)],
         "model_version": version,
-    }, n)
-    _update_entities(session, entity_ids, score_list, grade_list)
+    }
+    with arrow_transaction(session) as writer:
+        if writer is not None:
+            writer.execute(replace)
+            writer.insert(CreditScore.__table__, history, n)
+            writer.temporary("credit_now", {"id": entity_ids.astype(np.int64), "s": scores.astype(np.float64),
+                                            "g": grades})
+            writer.execute("UPDATE entities SET credit_score = c.s, credit_grade = c.g "
+                           "FROM temp.credit_now AS c WHERE entities.id = c.id")
+            writer.execute("DROP TABLE temp.credit_now")
+    if writer is None:
+        session.execute(replace)
+        bulk_insert(session, CreditScore.__table__, history, n)
+        _update_entities(session, entity_ids, scores.tolist(), grades.tolist())
     feed.compact(session)  # the grades just written are the task lists' largest change
     counts = {g: int((grades == g).sum()) for g in "ABCD"}
     record(session, actor, "credit.score", "credit", None, as_of=as_of.isoformat(), version=version, **counts)

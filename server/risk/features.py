@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from sqlalchemy import JSON, Boolean, Date, Float, Integer, Numeric, Select, Tab
 from sqlalchemy.orm import Session
 
 from risk_models.features import COMPLAINT_CATEGORIES, FEATURE_INDEX, FEATURES, TEST_KINDS
-from server import sqlite_gate
+from server import adbc_process, sqlite_gate
 from server.entities.models import Entity, Licence
 from server.feeds.models import (
     ActivitySignal,
@@ -437,7 +438,8 @@ def read_frame(session: Session, query: Select[Any], names: list[str]) -> pd.Dat
 
 def _read_sqlite_arrow(conn: Any, query: Select[Any], names: list[str]) -> pd.DataFrame | None:
     """The rows of ``query`` read column-wise by the ADBC SQLite driver (Arrow, no Python object
-    per value: ~4x faster than the ``sqlite3`` driver's tuples), or ``None`` when it cannot
+    per value: ~4x faster than the ``sqlite3`` driver's tuples; in its own process, see
+    :mod:`server.adbc_process`), or ``None`` when it cannot
     see what this connection sees: an in-memory database, or uncommitted writes on this
     connection (ADBC reads through its own connection, in WAL mode the last committed state).
     """
@@ -446,15 +448,9 @@ def _read_sqlite_arrow(conn: Any, query: Select[Any], names: list[str]) -> pd.Da
         return None
     if conn.connection.dbapi_connection.in_transaction:  # this connection has written
         return None
-    try:
-        import adbc_driver_sqlite.dbapi as adbc_sqlite
-    except ImportError:  # pragma: no cover - a dependency of the project
-        return None
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     try:
-        with adbc_sqlite.connect(database) as adbc, adbc.cursor() as cur:
-            cur.execute(sql)
-            frame = cur.fetch_arrow_table().to_pandas()
+        frame = adbc_process.read(os.path.abspath(database), sql).to_pandas()
     except Exception:  # noqa: BLE001 - e.g. a column whose stored types vary: read it the usual way
         return None
     frame.columns = names
@@ -472,7 +468,8 @@ def _iso(value: Any) -> Any:
 
 
 def bulk_insert(session: Session, table: Table, columns: Mapping[str, Any], n: int) -> None:
-    """Insert ``n`` rows given column by column (a sequence of ``n`` values, or one scalar for all).
+    """Insert ``n`` rows given column by column (a sequence or array of ``n`` values — NaN is
+    NULL — or one scalar for all).
 
     PostgreSQL receives the rows with ``COPY … FROM STDIN``; SQLite gets one driver
     ``executemany`` of tuples; other databases fall back to a SQLAlchemy ``insert``.
@@ -487,6 +484,8 @@ def bulk_insert(session: Session, table: Table, columns: Mapping[str, Any], n: i
     cols: list[Any] = []
     for name in names:
         value, ctype = columns[name], table.c[name].type
+        if isinstance(value, np.ndarray):  # the driver binds Python values; NaN is NULL
+            value = (np.where(np.isnan(value), None, value) if value.dtype.kind == "f" else value).tolist()
         scalar = isinstance(value, str | int | float | dt.date) or value is None
         if isinstance(ctype, JSON):
             value = _json_text(value) if scalar else [None if v is None else _json_text(v) for v in value]

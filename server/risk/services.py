@@ -117,15 +117,21 @@ def score_frame(frame: Any, btypes: np.ndarray, models: dict[str, RiskModel]) ->
 
 
 def store_scores(session: Session, run: ScoreRun) -> None:
-    """Replace the stored scores of ``run.as_of`` with one wide row per entity (bulk)."""
+    """Replace the stored scores of ``run.as_of`` with one wide row per entity (bulk, one
+    transaction: column-wise through ADBC on a SQLite file, ``COPY`` on PostgreSQL)."""
+    from server.arrow_writes import arrow_transaction
     from server.risk.features import bulk_insert
 
-    session.execute(delete(risk_scores).where(risk_scores.c.as_of == run.as_of))
-    columns: dict[str, Any] = {"entity_id": run.entity_ids.tolist(), "as_of": run.as_of}
-    for name, col in run.wide.items():
-        columns[f"s_{name}"] = np.where(np.isnan(col), None, col).tolist()
-    columns["max_level"] = run.max_level.tolist()
-    columns["max_model"] = run.max_model.tolist()
+    replace = delete(risk_scores).where(risk_scores.c.as_of == run.as_of)
+    columns: dict[str, Any] = {"entity_id": run.entity_ids, "as_of": run.as_of}
+    columns.update({f"s_{name}": col for name, col in run.wide.items()})
+    columns["max_level"], columns["max_model"] = run.max_level, run.max_model
+    with arrow_transaction(session) as writer:
+        if writer is not None:
+            writer.execute(replace)
+            writer.insert(risk_scores, columns, len(run.entity_ids))
+            return
+    session.execute(replace)
     bulk_insert(session, risk_scores, columns, len(run.entity_ids))
     session.commit()
 
