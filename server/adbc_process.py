@@ -26,11 +26,11 @@ import multiprocessing
 import os
 import tempfile
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-__all__ = ["AdbcError", "read", "write"]
+__all__ = ["AdbcError", "read", "submit_read", "unspool", "write"]
 
 #: milliseconds an ADBC statement waits for SQLite's lock (a writer outside the gate)
 BUSY_TIMEOUT_MS = 30_000
@@ -56,11 +56,21 @@ def _executor() -> ProcessPoolExecutor:
         return _pool
 
 
+def _submit(fn: Any, *args: Any) -> Future[Any]:
+    global _pool
+    try:
+        return _executor().submit(fn, *args)
+    except BrokenProcessPool:  # the helper died (killed, out of memory): start another next time
+        with _lock:
+            _pool = None
+        raise
+
+
 def _call(fn: Any, *args: Any) -> Any:
     global _pool
     try:
-        return _executor().submit(fn, *args).result()
-    except BrokenProcessPool:  # the helper died (killed, out of memory): start another next time
+        return _submit(fn, *args).result()
+    except BrokenProcessPool:
         with _lock:
             _pool = None
         raise
@@ -80,7 +90,7 @@ def _spool(table: Any) -> str:
     return path
 
 
-def _unspool(path: str) -> Any:
+def unspool(path: str) -> Any:
     """The table of a spooled file, memory-mapped (the mapping outlives the file's name)."""
     import pyarrow as pa
 
@@ -92,7 +102,13 @@ def _unspool(path: str) -> Any:
 
 def read(database: str, sql: str) -> Any:
     """The result of ``sql`` on the SQLite file ``database`` as a ``pyarrow.Table``."""
-    return _unspool(_call(_read, database, sql))
+    return unspool(_call(_read, database, sql))
+
+
+def submit_read(database: str, sql: str) -> Future[Any]:
+    """Start :func:`read`; the future's result is a spooled file: pass it to :func:`unspool`
+    (which deletes it) — every one, even a result not wanted."""
+    return _submit(_read, database, sql)
 
 
 def write(database: str, operations: list[tuple[Any, ...]]) -> None:

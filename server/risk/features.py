@@ -128,6 +128,8 @@ class _Builder:
         self._pos_key: tuple[Any, ...] | None = None
         self._pos_ref: np.ndarray | None = None
         self._pos_value: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, bool))
+        self._pending: Prefetch | None = None
+        self._names: list[str] = []
 
     # -- helpers -----------------------------------------------------------------------
     def days_before(self, dates: Any) -> np.ndarray:
@@ -172,14 +174,83 @@ class _Builder:
         feature reads 90 days of them, filtered by the database, not by the builder."""
         return (column < self.as_of) & (column >= self.as_of - dt.timedelta(days=days))
 
-    def read(self, *cols: Any, where: Any = None) -> pd.DataFrame:
+    def select(self, *cols: Any, where: Any = None) -> tuple[Select[Any], list[str]]:
         q = select(*cols)
         if where is not None:
             q = q.where(where)
-        return read_frame(self.session, q, [c.key for c in cols])
+        return q, [c.key for c in cols]
+
+    def prefetch(self) -> Prefetch:
+        """Start every planned read (SQLite file: in the ADBC helper process, which then
+        reads the next tables while this process aggregates the ones already read)."""
+        plan = self.plan()
+        self._names = list(plan)
+        self._pending = read_frames(self.session, list(plan.values()))
+        return self._pending
+
+    def read(self, name: str) -> pd.DataFrame:
+        """The planned table ``name`` (read now unless :meth:`prefetch` started it)."""
+        if self._pending is not None:
+            return self._pending[self._names.index(name)]
+        return read_frame(self.session, *self.plan()[name])
 
     def set(self, name: str, values: np.ndarray) -> None:
         self.out[name] = np.asarray(values, dtype=np.float64)
+
+    def plan(self) -> dict[str, tuple[Select[Any], list[str]]]:
+        """Every record table the feature groups read, in the order they read them: declared
+        up front so that the reads can run ahead of the aggregation (:meth:`prefetch`).
+        Windows are counted back from ``as_of`` as the groups count them."""
+        return {
+            "annual_reports": self.select(
+                AnnualReport.entity_id, AnnualReport.year, AnnualReport.due_on, AnnualReport.submitted_on,
+                where=self.window(AnnualReport.due_on, 3 * 365)),
+            "list_entries": self.select(
+                ListEntry.entity_id, ListEntry.list_kind, ListEntry.listed_on, ListEntry.removed_on,
+                where=ListEntry.listed_on < self.as_of),
+            "entity_flags": self.select(
+                EntityFlag.entity_id, EntityFlag.kind, EntityFlag.flagged_on, EntityFlag.cleared_on,
+                where=EntityFlag.flagged_on < self.as_of),
+            "penalties": self.select(
+                Penalty.entity_id, Penalty.decided_on, Penalty.amount,
+                where=self.window(Penalty.decided_on, 3 * 365)),
+            "inspection_results": self.select(
+                InspectionResult.entity_id, InspectionResult.inspected_on, InspectionResult.problem_found, InspectionResult.id,
+                where=InspectionResult.inspected_on < self.as_of),
+            "warnings": self.select(
+                Warning.entity_id, Warning.handled_on,
+                where=(Warning.outcome == "problem_confirmed") & self.window(Warning.handled_on, 730)),
+            "complaints": self.select(
+                Complaint.entity_id, Complaint.received_on, Complaint.category,
+                where=self.window(Complaint.received_on, 450)),
+            "licences": self.select(
+                Licence.entity_id, Licence.kind, Licence.valid_from, Licence.valid_to, Licence.status,
+                where=Licence.valid_from < self.as_of),
+            "activity_signals": self.select(
+                ActivitySignal.entity_id, ActivitySignal.observed_on,
+                where=self.window(ActivitySignal.observed_on, 90)),
+            "equipment": self.select(
+                Equipment.entity_id, Equipment.installed_on, Equipment.next_inspection_due, Equipment.incidents_3y,
+                where=Equipment.installed_on < self.as_of),
+            "instruments": self.select(Instrument.entity_id, Instrument.calibration_due),
+            "price_reports": self.select(
+                PriceReport.entity_id, PriceReport.reported_on, PriceReport.item, PriceReport.price, PriceReport.emergency,
+                where=self.window(PriceReport.reported_on, 90)),
+            "online_metrics": self.select(
+                OnlineMetric.entity_id, OnlineMetric.period_start, OnlineMetric.orders, OnlineMetric.refunds, OnlineMetric.complaints, OnlineMetric.licence_displayed,
+                where=self.window(OnlineMetric.period_start, 90)),
+            "prepaid_records": self.select(
+                PrepaidRecord.entity_id, PrepaidRecord.period_start, PrepaidRecord.cards_sold, PrepaidRecord.balance_outstanding,
+                where=PrepaidRecord.period_start < self.as_of),
+            "certificates": self.select(
+                Certificate.entity_id, Certificate.valid_to, Certificate.status, Certificate.selling),
+            "sampling_tests": self.select(
+                SamplingTest.entity_id, SamplingTest.tested_on, SamplingTest.kind, SamplingTest.passed,
+                where=self.window(SamplingTest.tested_on, 3 * 365)),
+            "ad_records": self.select(
+                AdRecord.entity_id, AdRecord.captured_on, AdRecord.text,
+                where=self.window(AdRecord.captured_on, 90)),
+        }
 
     # -- feature groups --------------------------------------------------------------------
     def basic(self) -> None:
@@ -196,8 +267,7 @@ class _Builder:
         self.set("peer_group_id", pd.factorize(peer)[0].astype(np.float64))
 
     def operation(self) -> None:
-        ar = self.read(AnnualReport.entity_id, AnnualReport.year, AnnualReport.due_on, AnnualReport.submitted_on,
-                       where=self.window(AnnualReport.due_on, 3 * 365))
+        ar = self.read("annual_reports")
         due_ago = self.days_before(ar["due_on"])
         sub_ago = self.days_before(ar["submitted_on"])  # NaN if not submitted
         late = np.isnan(sub_ago) | (sub_ago < due_ago)  # submitted after due (or not at all, or not yet)
@@ -207,16 +277,14 @@ class _Builder:
         last_year = ar["year"].to_numpy() == due_year if len(ar) else np.zeros(0, dtype=bool)
         self.set("annual_report_missing", np.minimum(1, self.count(ar["entity_id"], last_year & not_yet)))
         self.set("annual_report_late_3y", self.count(ar["entity_id"], late & (due_ago <= 3 * 365)))
-        self.lists = self.read(ListEntry.entity_id, ListEntry.list_kind, ListEntry.listed_on, ListEntry.removed_on,
-                               where=ListEntry.listed_on < self.as_of)
+        self.lists = self.read("list_entries")
         active = (np.isnan(self.days_before(self.lists["removed_on"]))
                   | (self.days_before(self.lists["removed_on"]) <= 0)) if len(self.lists) else np.zeros(0, dtype=bool)
         kind = self.lists["list_kind"].to_numpy()
         self.set("on_abnormal_list", np.minimum(1, self.count(self.lists["entity_id"], active & (kind == "abnormal_operation"))))
         self.set("on_serious_violation_list",
                  np.minimum(1, self.count(self.lists["entity_id"], active & (kind == "serious_violation"))))
-        flags = self.read(EntityFlag.entity_id, EntityFlag.kind, EntityFlag.flagged_on, EntityFlag.cleared_on,
-                          where=EntityFlag.flagged_on < self.as_of)
+        flags = self.read("entity_flags")
         cleared = self.days_before(flags["cleared_on"])
         f_active = np.isnan(cleared) | (cleared <= 0)
         fk = flags["kind"].to_numpy()
@@ -225,14 +293,13 @@ class _Builder:
             self.set(name, np.minimum(1, self.count(flags["entity_id"], f_active & (fk == k))))
 
     def compliance(self) -> None:
-        pen = self.read(Penalty.entity_id, Penalty.decided_on, Penalty.amount, where=self.window(Penalty.decided_on, 3 * 365))
+        pen = self.read("penalties")
         recent = self.days_before(pen["decided_on"]) <= 3 * 365
         self.set("penalties_3y", self.count(pen["entity_id"], recent))
         self.set("penalty_amount_log", np.log1p(self.count(pen["entity_id"], recent, pen["amount"])))
 
     def supervision(self) -> None:
-        res = self.read(InspectionResult.entity_id, InspectionResult.inspected_on, InspectionResult.problem_found,
-                        InspectionResult.id, where=InspectionResult.inspected_on < self.as_of)
+        res = self.read("inspection_results")
         ago = self.days_before(res["inspected_on"])
         problem = res["problem_found"].to_numpy(dtype=bool) if len(res) else np.zeros(0, dtype=bool)
         recent = ago <= 3 * 365
@@ -253,13 +320,11 @@ class _Builder:
         else:
             col = np.full(self.n, np.nan)
         self.set("last_inspection_problem", col)
-        w = self.read(Warning.entity_id, Warning.handled_on, where=(Warning.outcome == "problem_confirmed")
-                      & self.window(Warning.handled_on, 730))
+        w = self.read("warnings")
         self.set("warnings_confirmed_2y", self.count(w["entity_id"], self.days_before(w["handled_on"]) <= 730))
 
     def social(self) -> None:
-        c = self.read(Complaint.entity_id, Complaint.received_on, Complaint.category,
-                      where=self.window(Complaint.received_on, 450))
+        c = self.read("complaints")
         ago = self.days_before(c["received_on"])
         cat = c["category"].to_numpy()
         self.set("complaints_90d", self.count(c["entity_id"], ago <= 90))
@@ -273,8 +338,7 @@ class _Builder:
         required = dict(self.session.execute(select(BusinessType.code, BusinessType.required_licence)).all())
         need = self.ent["btype"].map(lambda b: required.get(b) or "").to_numpy(dtype=object)
         self.set("licence_required", (need != "").astype(np.float64))
-        lic = self.read(Licence.entity_id, Licence.kind, Licence.valid_from, Licence.valid_to, Licence.status,
-                        where=Licence.valid_from < self.as_of)
+        lic = self.read("licences")
         p, ok = self.pos(lic["entity_id"])
         matches = ok.copy()
         if len(lic):
@@ -288,25 +352,22 @@ class _Builder:
         needs = self.out["licence_required"] > 0
         self.set("licence_valid", np.where(needs, has_valid, 1.0))
         self.set("licence_expired_days", np.where(needs, expired, 0.0))
-        sig = self.read(ActivitySignal.entity_id, ActivitySignal.observed_on,
-                        where=self.window(ActivitySignal.observed_on, 90))
+        sig = self.read("activity_signals")
         self.set("activity_signals_90d", self.count(sig["entity_id"], self.days_before(sig["observed_on"]) <= 90))
 
     def equipment(self) -> None:
-        eq = self.read(Equipment.entity_id, Equipment.installed_on, Equipment.next_inspection_due,
-                       Equipment.incidents_3y, where=Equipment.installed_on < self.as_of)
+        eq = self.read("equipment")
         self.set("equipment_count", self.count(eq["entity_id"]))
         self.set("equipment_overdue", self.count(eq["entity_id"], self.days_before(eq["next_inspection_due"]) > 0))
         self.set("equipment_max_age_years", np.nan_to_num(
             self.maximum(eq["entity_id"], self.days_before(eq["installed_on"]) / 365.25), nan=0.0))
         self.set("equipment_incidents_3y", self.count(eq["entity_id"], None, eq["incidents_3y"]))
-        ins = self.read(Instrument.entity_id, Instrument.calibration_due)
+        ins = self.read("instruments")
         self.set("instrument_count", self.count(ins["entity_id"]))
         self.set("instrument_overdue", self.count(ins["entity_id"], self.days_before(ins["calibration_due"]) > 0))
 
     def prices(self) -> None:
-        pr = self.read(PriceReport.entity_id, PriceReport.reported_on, PriceReport.item, PriceReport.price,
-                       PriceReport.emergency, where=self.window(PriceReport.reported_on, 90))
+        pr = self.read("price_reports")
         ago = self.days_before(pr["reported_on"])
         recent = ago <= 90
         self.set("price_reports_90d", self.count(pr["entity_id"], recent))
@@ -328,7 +389,7 @@ class _Builder:
             self.set("price_deviation_mean", np.full(self.n, np.nan))
 
     def adverts(self) -> np.ndarray:
-        ads = self.read(AdRecord.entity_id, AdRecord.captured_on, AdRecord.text, where=self.window(AdRecord.captured_on, 90))
+        ads = self.read("ad_records")
         recent = self.days_before(ads["captured_on"]) <= 90
         self.set("ad_count_90d", self.count(ads["entity_id"], recent))
         text = np.full(self.n, "", dtype=object)
@@ -346,9 +407,7 @@ class _Builder:
         return text
 
     def online(self) -> None:
-        om = self.read(OnlineMetric.entity_id, OnlineMetric.period_start, OnlineMetric.orders, OnlineMetric.refunds,
-                       OnlineMetric.complaints, OnlineMetric.licence_displayed,
-                       where=self.window(OnlineMetric.period_start, 90))
+        om = self.read("online_metrics")
         recent = self.days_before(om["period_start"]) <= 90
         orders = self.count(om["entity_id"], recent, om["orders"])
         refunds = self.count(om["entity_id"], recent, om["refunds"])
@@ -360,8 +419,7 @@ class _Builder:
         displayed = om["licence_displayed"].to_numpy(dtype=np.float64) if len(om) else np.zeros(0)
         # the worst recent observation: not displayed once in the window counts
         self.set("licence_displayed", self._min(om["entity_id"], displayed, recent))
-        pp = self.read(PrepaidRecord.entity_id, PrepaidRecord.period_start, PrepaidRecord.cards_sold,
-                       PrepaidRecord.balance_outstanding, where=PrepaidRecord.period_start < self.as_of)
+        pp = self.read("prepaid_records")
         pago = self.days_before(pp["period_start"])
         self.set("prepaid_cards_90d", self.count(pp["entity_id"], pago <= 90, pp["cards_sold"]))
         if len(pp):
@@ -377,7 +435,7 @@ class _Builder:
         return -self.maximum(entity_ids, -values, mask, fill=np.nan)
 
     def certificates(self) -> None:
-        ce = self.read(Certificate.entity_id, Certificate.valid_to, Certificate.status, Certificate.selling)
+        ce = self.read("certificates")
         status = ce["status"].to_numpy()
         selling = ce["selling"].to_numpy(dtype=bool) if len(ce) else np.zeros(0, dtype=bool)
         lapsed = (self.days_before(ce["valid_to"]) > 0) | (status == "revoked")
@@ -386,8 +444,7 @@ class _Builder:
         self.set("cert_suspended", self.count(ce["entity_id"], status == "suspended"))
 
     def tests(self) -> None:
-        st = self.read(SamplingTest.entity_id, SamplingTest.tested_on, SamplingTest.kind, SamplingTest.passed,
-                       where=self.window(SamplingTest.tested_on, 3 * 365))
+        st = self.read("sampling_tests")
         recent = self.days_before(st["tested_on"]) <= 3 * 365
         kind = st["kind"].to_numpy()
         failed = ~st["passed"].to_numpy(dtype=bool) if len(st) else np.zeros(0, dtype=bool)
@@ -428,6 +485,10 @@ def read_frame(session: Session, query: Select[Any], names: list[str]) -> pd.Dat
         frame = _read_sqlite_arrow(conn, query, names)
         if frame is not None:
             return frame
+    return _read_tuples(conn, query, names)
+
+
+def _read_tuples(conn: Any, query: Select[Any], names: list[str]) -> pd.DataFrame:
     result = conn.execute(query)
     try:
         rows = result.cursor.fetchall()
@@ -436,25 +497,86 @@ def read_frame(session: Session, query: Select[Any], names: list[str]) -> pd.Dat
     return pd.DataFrame.from_records(rows, columns=names)
 
 
+def _arrow_database(conn: Any) -> str | None:
+    """The SQLite file ADBC can read for ``conn`` — ``None`` if it cannot see what this
+    connection sees: an in-memory database, or uncommitted writes on this connection (ADBC
+    reads through its own connection, in WAL mode the last committed state)."""
+    database = sqlite_gate.database_file(conn.engine)
+    if database is None or conn.connection.dbapi_connection.in_transaction:
+        return None
+    return os.path.abspath(database)
+
+
+def _literal_sql(conn: Any, query: Select[Any]) -> str:
+    return str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+
+
 def _read_sqlite_arrow(conn: Any, query: Select[Any], names: list[str]) -> pd.DataFrame | None:
     """The rows of ``query`` read column-wise by the ADBC SQLite driver (Arrow, no Python object
     per value: ~4x faster than the ``sqlite3`` driver's tuples; in its own process, see
-    :mod:`server.adbc_process`), or ``None`` when it cannot
-    see what this connection sees: an in-memory database, or uncommitted writes on this
-    connection (ADBC reads through its own connection, in WAL mode the last committed state).
-    """
-    database = sqlite_gate.database_file(conn.engine)
+    :mod:`server.adbc_process`), or ``None`` when it cannot (:func:`_arrow_database`)."""
+    database = _arrow_database(conn)
     if database is None:
         return None
-    if conn.connection.dbapi_connection.in_transaction:  # this connection has written
-        return None
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    return _arrow_frame(_submit_read(database, _literal_sql(conn, query)), names)
+
+
+def _submit_read(database: str, sql: str) -> Any:
+    """The helper's read of ``sql``, started; ``None`` if the helper cannot be started (e.g. a
+    script without the ``if __name__ == "__main__":`` guard that ``spawn`` needs)."""
     try:
-        frame = adbc_process.read(os.path.abspath(database), sql).to_pandas()
+        return adbc_process.submit_read(database, sql)
+    except Exception:  # noqa: BLE001 - the driver's tuples still answer
+        return None
+
+
+def _arrow_frame(future: Any, names: list[str]) -> pd.DataFrame | None:
+    if future is None:
+        return None
+    try:
+        frame = adbc_process.unspool(future.result()).to_pandas()
     except Exception:  # noqa: BLE001 - e.g. a column whose stored types vary: read it the usual way
         return None
     frame.columns = names
     return frame
+
+
+class Prefetch:
+    """Reads started together, taken in any order (:func:`read_frames`)."""
+
+    def __init__(self, session: Session, queries: list[tuple[Select[Any], list[str]]]) -> None:
+        self._conn = session.connection()
+        self._queries = queries
+        database = _arrow_database(self._conn) if self._conn.dialect.name == "sqlite" else None
+        self._futures = None if database is None else [
+            _submit_read(database, _literal_sql(self._conn, q)) for q, _ in queries]
+        self._session = session
+
+    def __getitem__(self, k: int) -> pd.DataFrame:
+        query, names = self._queries[k]
+        if self._futures is None:
+            return read_frame(self._session, query, names)
+        future, self._futures[k] = self._futures[k], None
+        frame = None if future is None else _arrow_frame(future, names)
+        return _read_tuples(self._conn, query, names) if frame is None else frame
+
+    def close(self) -> None:
+        """Drop the reads not taken (their spooled tables are deleted)."""
+        for k, future in enumerate(self._futures or []):
+            if future is not None:  # a read not taken (a step failed): delete its spooled table
+                self._futures[k] = None
+                try:
+                    adbc_process.unspool(future.result())
+                except Exception:  # noqa: BLE001,S110 - nothing to clean up after a failed read
+                    pass
+
+
+def read_frames(session: Session, queries: list[tuple[Select[Any], list[str]]]) -> Prefetch:
+    """Start reading every ``(query, names)`` at once; ``prefetch[k]`` is :func:`read_frame`'s
+    answer to the k-th. On a SQLite file the ADBC helper process reads them in order while
+    this process works on those already read (two cores busy instead of one); elsewhere
+    each is read when taken. Call ``close()`` when done."""
+    return Prefetch(session, queries)
 
 
 def _json_text(value: Any) -> str:
@@ -510,10 +632,14 @@ def bulk_insert(session: Session, table: Table, columns: Mapping[str, Any], n: i
 def build_features(session: Session, as_of: dt.date) -> FeatureFrame:
     """Every catalogue feature for every entity registered before ``as_of``."""
     b = _Builder(session, as_of)
-    for step in (b.basic, b.operation, b.compliance, b.supervision, b.social, b.licences, b.equipment,
-                 b.prices, b.online, b.certificates, b.tests):
-        step()
-    ad_text = b.adverts()
+    prefetch = b.prefetch()
+    try:
+        for step in (b.basic, b.operation, b.compliance, b.supervision, b.social, b.licences, b.equipment,
+                     b.prices, b.online, b.certificates, b.tests):
+            step()
+        ad_text = b.adverts()
+    finally:
+        prefetch.close()
     missing = [n for n in NUMERIC if n not in b.out]
     if missing:  # pragma: no cover - guards catalogue edits
         raise RuntimeError(f"features not computed: {missing}")

@@ -40,26 +40,33 @@ def file_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         db.engine.dispose()
 
 
-def _spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Record, per table read, whether the Arrow path answered."""
-    used: list[bool] = []
-    real = features._read_sqlite_arrow
+def _spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record, per table read, which path answered: "arrow" (ADBC) or "tuples" (the driver)."""
+    used: list[str] = []
+    arrow, tuples = features._arrow_frame, features._read_tuples
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        frame = real(*args, **kwargs)
-        used.append(frame is not None)
+    def spy_arrow(*args: Any, **kwargs: Any) -> Any:
+        frame = arrow(*args, **kwargs)
+        if frame is not None:
+            used.append("arrow")
         return frame
 
-    monkeypatch.setattr(features, "_read_sqlite_arrow", spy)
+    def spy_tuples(*args: Any, **kwargs: Any) -> Any:
+        used.append("tuples")
+        return tuples(*args, **kwargs)
+
+    monkeypatch.setattr(features, "_arrow_frame", spy_arrow)
+    monkeypatch.setattr(features, "_read_tuples", spy_tuples)
     return used
 
 
 def test_arrow_reads_give_the_same_features_as_driver_tuples(file_app, monkeypatch):
     used = _spy(monkeypatch)
     arrow = features.build_features(db.session, START)
-    assert used and all(used), "every feed table should have been read through ADBC"
-    monkeypatch.setattr(features, "_read_sqlite_arrow", lambda *a, **k: None)
+    assert len(used) == 18 and set(used) == {"arrow"}, "every feed table should have been read through ADBC"
+    monkeypatch.setattr(features, "_arrow_database", lambda conn: None)
     tuples = features.build_features(db.session, START)
+    assert used[18:] == ["tuples"] * 18
     assert np.array_equal(arrow.entity_ids, tuples.entity_ids)
     assert np.array_equal(arrow.numeric, tuples.numeric, equal_nan=True)
     assert list(arrow.text["ad_text"]) == list(tuples.text["ad_text"])
@@ -80,7 +87,7 @@ def test_uncommitted_records_are_seen_through_the_session(file_app, monkeypatch)
     db.session.add(Complaint(entity_id=eid, received_on=START - dt.timedelta(days=3), category="food"))
     db.session.flush()
     after = features.build_features(db.session, START)
-    assert used and not any(used)
+    assert len(used) == 18 and set(used) == {"tuples"}
     assert after.numeric[0, j] == before.numeric[0, j] + 1
     db.session.rollback()
     again = features.build_features(db.session, START)
@@ -97,14 +104,13 @@ def test_windowed_features_read_only_their_window(file_app, monkeypatch):
     oldest = db.session.scalar(select(func.min(ActivitySignal.observed_on)))
     assert oldest < START - dt.timedelta(days=90), "the province should hold older activity signals"
     frames: dict[str, Any] = {}
-    real = features.read_frame
+    real = features._Builder.read
 
-    def spy(session: Any, query: Any, names: list[str]) -> Any:
-        frame = real(session, query, names)
-        frames.setdefault(query.get_final_froms()[0].name, frame)
+    def spy(builder: Any, name: str) -> Any:
+        frames[name] = frame = real(builder, name)
         return frame
 
-    monkeypatch.setattr(features, "read_frame", spy)
+    monkeypatch.setattr(features._Builder, "read", spy)
     built = features.build_features(db.session, START)
     read = frames["activity_signals"]["observed_on"].astype(str)
     assert len(read) and read.min() >= (START - dt.timedelta(days=90)).isoformat()
