@@ -39,12 +39,11 @@ BUSY_TIMEOUT_MS = 30_000
 SPOOL_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 _pool: ProcessPoolExecutor | None = None
+_lock = threading.Lock()
 
 
 class AdbcError(RuntimeError):
     """A statement failed in the helper (the driver's own exceptions cannot be unpickled)."""
-
-_lock = threading.Lock()
 
 
 def _executor() -> ProcessPoolExecutor:
@@ -56,23 +55,32 @@ def _executor() -> ProcessPoolExecutor:
         return _pool
 
 
-def _submit(fn: Any, *args: Any) -> Future[Any]:
+def _forget(pool: ProcessPoolExecutor) -> None:
+    """The helper died (killed, out of memory): the next call starts another."""
     global _pool
-    try:
-        return _executor().submit(fn, *args)
-    except BrokenProcessPool:  # the helper died (killed, out of memory): start another next time
-        with _lock:
+    with _lock:
+        if _pool is pool:
             _pool = None
+
+
+def _submit(fn: Any, *args: Any) -> Future[Any]:
+    pool = _executor()
+    try:
+        future = pool.submit(fn, *args)
+    except BrokenProcessPool:
+        _forget(pool)
         raise
+    future.add_done_callback(
+        lambda f: not f.cancelled() and isinstance(f.exception(), BrokenProcessPool) and _forget(pool))
+    return future
 
 
 def _call(fn: Any, *args: Any) -> Any:
-    global _pool
+    pool = _executor()
     try:
-        return _submit(fn, *args).result()
+        return pool.submit(fn, *args).result()
     except BrokenProcessPool:
-        with _lock:
-            _pool = None
+        _forget(pool)
         raise
 
 

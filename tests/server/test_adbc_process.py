@@ -42,6 +42,25 @@ def test_an_adbc_read_leaves_this_process_sqlite_connections_their_wal(tmp_path)
         conn.close()
 
 
+def test_a_killed_helper_is_replaced(tmp_path):
+    import os
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    path = tmp_path / "k.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.execute("INSERT INTO t VALUES (7)")
+    conn.commit()
+    assert adbc_process.read(str(path), "SELECT x FROM t").column("x").to_pylist() == [7]
+    for pid in list(adbc_process._pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(BrokenProcessPool):
+        adbc_process.read(str(path), "SELECT x FROM t")
+    assert adbc_process.read(str(path), "SELECT x FROM t").column("x").to_pylist() == [7]
+    conn.close()
+
+
 def test_a_failed_write_changes_nothing(tmp_path):
     path = tmp_path / "w.db"
     conn = sqlite3.connect(path, isolation_level=None)
