@@ -126,12 +126,14 @@ def write(database: str, operations: list[tuple[Any, ...]]) -> None:
     ``("temporary", name, arrow_table)`` (a temporary table of this transaction's
     connection, replaced if it exists).
     """
-    spooled = [op[:2] + (_spool(op[2]),) if len(op) > 2 else op for op in operations]
+    spooled: list[tuple[Any, ...]] = []
     try:
+        for op in operations:
+            spooled.append(op[:2] + (_spool(op[2]),) if len(op) > 2 else op)
         _call(_write, database, spooled)
     finally:
         for op in spooled:
-            if len(op) > 2 and os.path.exists(op[2]):
+            if len(op) > 2:
                 os.unlink(op[2])
 
 

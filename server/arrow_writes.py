@@ -25,7 +25,6 @@ yields ``None`` and the caller writes through the session (``COPY`` on PostgreSQ
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -54,26 +53,17 @@ def _arrow_type(column_type: Any) -> Any:
 
 def _array(value: Any, column_type: Any, n: int) -> Any:
     """One column of ``n`` values as an Arrow array, stored the way SQLAlchemy stores it on
-    SQLite: dates as ISO text, JSON as its text, NaN and ``None`` as NULL."""
+    SQLite (:func:`server.risk.features.column_values`); numeric arrays go to Arrow as they
+    are, NaN as NULL."""
     import pyarrow as pa
 
-    from server.risk.features import _json_text
+    from server.risk.features import column_values
 
     kind = _arrow_type(column_type)
-    if isinstance(column_type, JSON):
-        if isinstance(value, str | int | float) or value is None:
-            value = [value] * n
-        return pa.array([None if v is None else _json_text(v) for v in value], type=kind)
-    if isinstance(value, str | int | float | dt.date) or value is None:
-        value = value.isoformat() if isinstance(value, dt.date) else value
-        return pa.array([value] * n, type=kind)
-    if isinstance(column_type, Date):
-        return pa.array([None if v is None else v.isoformat() if isinstance(v, dt.date) else v for v in value],
-                        type=kind)
-    if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
-        return pa.array(value, type=kind, from_pandas=True)  # NaN -> NULL
-    return pa.array(value.tolist() if isinstance(value, np.ndarray) else list(value), type=kind,
-                    from_pandas=True)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiub" and not isinstance(column_type, JSON | Date):
+        return pa.array(value, type=kind, from_pandas=True)
+    value, scalar = column_values(value, column_type, "sqlite")
+    return pa.array([value] * n if scalar else value, type=kind, from_pandas=True)
 
 
 class ArrowWriter:
@@ -114,13 +104,12 @@ def arrow_transaction(session: Session) -> Iterator[ArrowWriter | None]:
     Commits the session first; the operations given in the block run when it ends (none
     if it raises), in one transaction.
     """
-    conn = session.connection()
-    database = sqlite_gate.database_file(conn.engine)
+    engine = session.get_bind()
+    database = sqlite_gate.database_file(engine)
     if database is None:
         yield None
         return
-    engine = conn.engine
-    writer = ArrowWriter(conn.dialect)
+    writer = ArrowWriter(engine.dialect)
     yield writer
     session.commit()
     with sqlite_gate.held(engine):

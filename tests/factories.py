@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 from server.auth.services import create_user
@@ -163,3 +166,24 @@ def red_warnings(entities: list[Entity], *, model: str = "food_safety") -> list[
                             sla={"red": 3, "orange": 7, "yellow": 15})
     db.session.commit()
     return list(db.session.scalars(select(Warning.id).order_by(Warning.id)))
+
+
+@contextmanager
+def sqlite_file_app(tmp_path: Path, monkeypatch: Any, name: str) -> Iterator[Any]:
+    """An app on a SQLite *file* (the suite's usual in-memory database never takes the Arrow
+    paths) with its schema and reference data, inside its app context."""
+    from server import create_app
+    from server.db import Base
+    from server.reference.services import load_reference_into_db
+
+    monkeypatch.setenv("SHUANGSUI_INSTANCE", str(tmp_path / "instance"))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / name}",
+                      "MODEL_DIR": str(tmp_path / "models"), "TESTING": True})
+    with app.app_context():
+        Base.metadata.create_all(db.engine)
+        load_reference_into_db(db.session, str(Path(__file__).resolve().parents[1] / "data"), actor="test")
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()

@@ -128,8 +128,7 @@ class _Builder:
         self._pos_key: tuple[Any, ...] | None = None
         self._pos_ref: np.ndarray | None = None
         self._pos_value: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, bool))
-        self._pending: Prefetch | None = None
-        self._names: list[str] = []
+        self._reads: Prefetch
 
     # -- helpers -----------------------------------------------------------------------
     def days_before(self, dates: Any) -> np.ndarray:
@@ -183,16 +182,12 @@ class _Builder:
     def prefetch(self) -> Prefetch:
         """Start every planned read (SQLite file: in the ADBC helper process, which then
         reads the next tables while this process aggregates the ones already read)."""
-        plan = self.plan()
-        self._names = list(plan)
-        self._pending = read_frames(self.session, list(plan.values()))
-        return self._pending
+        self._reads = read_frames(self.session, self.plan())
+        return self._reads
 
     def read(self, name: str) -> pd.DataFrame:
-        """The planned table ``name`` (read now unless :meth:`prefetch` started it)."""
-        if self._pending is not None:
-            return self._pending[self._names.index(name)]
-        return read_frame(self.session, *self.plan()[name])
+        """The planned table ``name`` (:meth:`prefetch` first)."""
+        return self._reads[name]
 
     def set(self, name: str, values: np.ndarray) -> None:
         self.out[name] = np.asarray(values, dtype=np.float64)
@@ -542,40 +537,39 @@ def _arrow_frame(future: Any, names: list[str]) -> pd.DataFrame | None:
 
 
 class Prefetch:
-    """Reads started together, taken in any order (:func:`read_frames`)."""
+    """Reads started together, taken by name in any order (:func:`read_frames`)."""
 
-    def __init__(self, session: Session, queries: list[tuple[Select[Any], list[str]]]) -> None:
+    def __init__(self, session: Session, queries: Mapping[str, tuple[Select[Any], list[str]]]) -> None:
+        self._session = session
         self._conn = session.connection()
         self._queries = queries
-        database = _arrow_database(self._conn) if self._conn.dialect.name == "sqlite" else None
-        self._futures = None if database is None else [
-            _submit_read(database, _literal_sql(self._conn, q)) for q, _ in queries]
-        self._session = session
+        database = _arrow_database(self._conn)
+        self._futures: dict[str, Any] = {} if database is None else {
+            name: _submit_read(database, _literal_sql(self._conn, q)) for name, (q, _) in queries.items()}
 
-    def __getitem__(self, k: int) -> pd.DataFrame:
-        query, names = self._queries[k]
-        if self._futures is None:
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        query, names = self._queries[name]
+        if name not in self._futures:
             return read_frame(self._session, query, names)
-        future, self._futures[k] = self._futures[k], None
-        frame = None if future is None else _arrow_frame(future, names)
+        frame = _arrow_frame(self._futures.pop(name), names)
         return _read_tuples(self._conn, query, names) if frame is None else frame
 
     def close(self) -> None:
-        """Drop the reads not taken (their spooled tables are deleted)."""
-        for k, future in enumerate(self._futures or []):
-            if future is not None:  # a read not taken (a step failed): delete its spooled table
-                self._futures[k] = None
-                try:
+        """Drop the reads not taken (a step failed): their spooled tables are deleted."""
+        while self._futures:
+            future = self._futures.popitem()[1]
+            try:
+                if future is not None:
                     adbc_process.unspool(future.result())
-                except Exception:  # noqa: BLE001,S110 - nothing to clean up after a failed read
-                    pass
+            except Exception:  # noqa: BLE001,S110 - nothing to clean up after a failed read
+                pass
 
 
-def read_frames(session: Session, queries: list[tuple[Select[Any], list[str]]]) -> Prefetch:
-    """Start reading every ``(query, names)`` at once; ``prefetch[k]`` is :func:`read_frame`'s
-    answer to the k-th. On a SQLite file the ADBC helper process reads them in order while
-    this process works on those already read (two cores busy instead of one); elsewhere
-    each is read when taken. Call ``close()`` when done."""
+def read_frames(session: Session, queries: Mapping[str, tuple[Select[Any], list[str]]]) -> Prefetch:
+    """Start reading every ``name: (query, names)`` at once; ``prefetch[name]`` is
+    :func:`read_frame`'s answer. On a SQLite file the ADBC helper process reads them in
+    order while this process works on those already read (two cores busy instead of one);
+    elsewhere each is read when taken. Call ``close()`` when done."""
     return Prefetch(session, queries)
 
 
@@ -587,6 +581,20 @@ def _json_text(value: Any) -> str:
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value  # None and ISO strings pass
+
+
+def column_values(value: Any, column_type: Any, dialect: str) -> tuple[Any, bool]:
+    """A bulk column's values as the driver stores them, and whether it is one scalar for all
+    rows: arrays become Python values (NaN is NULL), JSON its text and, on SQLite, dates
+    ISO strings, as SQLAlchemy would write them."""
+    if isinstance(value, np.ndarray):  # the driver binds Python values; NaN is NULL
+        value = (np.where(np.isnan(value), None, value) if value.dtype.kind == "f" else value).tolist()
+    scalar = isinstance(value, str | int | float | dt.date) or value is None
+    if isinstance(column_type, JSON):
+        value = _json_text(value) if scalar else [None if v is None else _json_text(v) for v in value]
+    elif isinstance(column_type, Date) and dialect == "sqlite":
+        value = _iso(value) if scalar else [_iso(v) for v in value]
+    return value, scalar
 
 
 def bulk_insert(session: Session, table: Table, columns: Mapping[str, Any], n: int) -> None:
@@ -605,14 +613,7 @@ def bulk_insert(session: Session, table: Table, columns: Mapping[str, Any], n: i
     names = list(columns)
     cols: list[Any] = []
     for name in names:
-        value, ctype = columns[name], table.c[name].type
-        if isinstance(value, np.ndarray):  # the driver binds Python values; NaN is NULL
-            value = (np.where(np.isnan(value), None, value) if value.dtype.kind == "f" else value).tolist()
-        scalar = isinstance(value, str | int | float | dt.date) or value is None
-        if isinstance(ctype, JSON):
-            value = _json_text(value) if scalar else [None if v is None else _json_text(v) for v in value]
-        elif isinstance(ctype, Date) and dialect == "sqlite":
-            value = _iso(value) if scalar else [_iso(v) for v in value]
+        value, scalar = column_values(columns[name], table.c[name].type, dialect)
         cols.append(itertools.repeat(value, n) if scalar else value)
     rows = zip(*cols, strict=False)
     if dialect == "postgresql":

@@ -130,10 +130,10 @@ def store_scores(session: Session, run: ScoreRun) -> None:
         if writer is not None:
             writer.execute(replace)
             writer.insert(risk_scores, columns, len(run.entity_ids))
-            return
-    session.execute(replace)
-    bulk_insert(session, risk_scores, columns, len(run.entity_ids))
-    session.commit()
+    if writer is None:
+        session.execute(replace)
+        bulk_insert(session, risk_scores, columns, len(run.entity_ids))
+        session.commit()
 
 
 def score_models(

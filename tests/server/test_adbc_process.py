@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from factories import sqlite_file_app
 from sqlalchemy import delete, select, text
 
 from server import adbc_process
@@ -83,28 +84,18 @@ def test_a_failed_write_changes_nothing(tmp_path):
 def file_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """An app on a SQLite *file* with a small province and cold-start models."""
     from risk_models.registry import MODEL_NAMES
-    from server import create_app
-    from server.db import Base
-    from server.reference.services import load_reference_into_db
     from server.risk.features import build_features
     from server.risk.services import train_model
     from server.simulation.loop import SimulationConfig
     from server.simulation.run import build_province
 
-    monkeypatch.setenv("SHUANGSUI_INSTANCE", str(tmp_path / "instance"))
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'scores.db'}",
-                      "MODEL_DIR": str(tmp_path / "models"), "TESTING": True})
-    with app.app_context():
-        Base.metadata.create_all(db.engine)
-        load_reference_into_db(db.session, str(ROOT / "data"), actor="test")
+    with sqlite_file_app(tmp_path, monkeypatch, "scores.db") as app:
         build_province(db.session, SimulationConfig(entities=1200, seed=3, start=START), data_dir=ROOT / "data")
         db.session.commit()
         frame = build_features(db.session, START)
         for name in MODEL_NAMES:
             train_model(db.session, name, until=START, model_dir=tmp_path / "models", population=frame)
         yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _stored() -> dict[str, list[tuple[Any, ...]]]:

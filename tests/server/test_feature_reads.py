@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from factories import sqlite_file_app
 
 import server.risk.features as features
 from server.extensions import db
@@ -20,24 +21,13 @@ START = dt.date(2026, 1, 5)
 
 @pytest.fixture
 def file_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """An app on a SQLite *file* (the test suite's usual in-memory database never takes the Arrow path)."""
-    from server import create_app
-    from server.db import Base
-    from server.reference.services import load_reference_into_db
-
-    monkeypatch.setenv("SHUANGSUI_INSTANCE", str(tmp_path / "instance"))
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'features.db'}",
-                      "MODEL_DIR": str(tmp_path / "models"), "TESTING": True})
-    with app.app_context():
-        Base.metadata.create_all(db.engine)
-        load_reference_into_db(db.session, str(ROOT / "data"), actor="test")
+    """An app on a SQLite *file* with a small province (15 months of records)."""
+    with sqlite_file_app(tmp_path, monkeypatch, "features.db") as app:
         p = Province(ProvinceConfig(entities=600, seed=5, start=START), form_domains(ROOT / "data"))
         p.populate(db.session)
         p.advance(db.session, START - dt.timedelta(days=400), START)
         db.session.commit()
         yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
