@@ -66,6 +66,10 @@ class InspectionResult(Base):
     checked_domains: Mapped[list[Any]]
     failed_items: Mapped[list[Any]]
     summary: Mapped[str | None] = mapped_column(String(500))
+    #: ``server.inspections.results.RESULT_CATEGORIES`` code: what the public reads.
+    result_category: Mapped[str | None] = mapped_column(String(32))
+    #: ``server.inspections.results.FOLLOW_UPS`` code: the follow-up taken (后续处置).
+    follow_up: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[created_t]
 
     submission: Mapped[Submission | None] = relationship()

@@ -19,6 +19,7 @@ TASK_STATES: dict[str, str] = {
     "submitted": "已提交",
     "done": "已办结",
     "cancelled": "已取消",
+    "infeasible": "无法实施",
 }
 
 #: Why an entity is inspected: the channels whose hit rates analysts compare.
@@ -97,6 +98,9 @@ class Task(TimestampMixin, Base):
     due_on: Mapped[dt.date]
     problem_found: Mapped[bool | None]
     completed_at: Mapped[dt.datetime | None]
+    #: Why the task cannot be carried out (state ``infeasible``), shown to the supervisor
+    #: at the draw and published as 无法实施 with this reason.
+    state_reason: Mapped[str | None] = mapped_column(String(200))
 
     entity: Mapped[Entity] = relationship()
     assignments: Mapped[list[TaskAssignment]] = relationship(back_populates="task")
