@@ -16,9 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["commit", "new_seed", "pool_digest", "rng_from_seed", "verify"]
+__all__ = ["commit", "new_salts", "new_seed", "pool_digest", "rng_from_seed", "unit_keys", "verify"]
 
 _DOMAIN = b"shuangsui/draw-seed/v1:"
+_UNIT_DOMAIN = b"shuangsui/pool-unit/v1:"
 
 
 def new_seed() -> str:
@@ -83,6 +84,35 @@ def pool_digest(uids: Sequence[str] | ArrayLike, *columns: ArrayLike) -> str:
         h.update(b"|" + canon.dtype.str.encode() + b"|")
         h.update(canon.tobytes())
     return h.hexdigest()
+
+
+def new_salts(n: int) -> np.ndarray:
+    """``n`` fresh 128-bit salts as 32 hex characters each, one per pool unit."""
+    return np.array([secrets.token_hex(16) for _ in range(n)], dtype="<U32")
+
+
+def unit_keys(uids: Sequence[str] | ArrayLike, salts: Sequence[str] | ArrayLike) -> np.ndarray:
+    """Hiding, binding keys of pool units: ``sha256("shuangsui/pool-unit/v1:" + salt + ":" + uid)``.
+
+    A published pool lists each unit by its key only: without the unit's salt nobody can
+    tell which entity a row is (so the stratum and weight of an entity that was not drawn
+    stay private), while a drawn entity's published salt lets anyone check that the
+    row the replayed draw picked is that entity.
+
+    Examples
+    --------
+    >>> k = unit_keys(["91330100MA0000000X"], ["00" * 16])
+    >>> k.shape, len(k[0])
+    ((1,), 64)
+    >>> bool(unit_keys(["A"], ["01" * 16])[0] == unit_keys(["A"], ["02" * 16])[0])
+    False
+    """
+    ids = np.asarray(uids, dtype=object).tolist()
+    salt_list = np.asarray(salts, dtype=object).tolist()
+    if len(ids) != len(salt_list):
+        raise ValueError(f"{len(salt_list)} salts for {len(ids)} units")
+    return np.array([hashlib.sha256(_UNIT_DOMAIN + str(s).encode() + b":" + str(u).encode("utf-8")).hexdigest()
+                     for u, s in zip(ids, salt_list, strict=True)], dtype="<U64")
 
 
 def rng_from_seed(seed: str, *, purpose: str) -> np.random.Generator:

@@ -1,4 +1,4 @@
-"""Public pages (一公开), no login: published rounds, each draw with its results, replay."""
+"""Public pages (一公开), no login: rounds from their seed commitment on, each draw with its results, replay."""
 
 from __future__ import annotations
 
@@ -12,53 +12,55 @@ from server.console.exports import export
 from server.console.views import bp
 from server.errors import DomainError, NotFound
 from server.extensions import db
+from server.inspections.results import PROBLEM_CATEGORIES
 from server.publication import services as publication
 from server.reference.models import CheckItem
 from server.rounds import services as rounds
-from server.rounds.models import SamplingRound
 
+#: The published file of a round's drawn entities: who was drawn and what was found — never
+#: a grade, weight or inclusion probability (docs/publication.md).
 ENTITY_COLUMNS = [
     "rank",
-    "uscc",
     "name",
+    "uscc",
     "region",
-    "grade",
-    "inclusion_probability",
-    "forced",
+    "status_label",
     "inspected_on",
     "result",
-    "summary",
+    "follow_up_label",
+    "reason",
+    "replay_salt",
 ]
 
 
 @bp.get("/public")
 @public
 def public_rounds() -> Any:
-    items = db.session.scalars(
-        select(SamplingRound)
-        .where(SamplingRound.state == "published")
-        .order_by(SamplingRound.published_at.desc(), SamplingRound.id.desc())
-    ).all()
+    names = publication.Names(db.session)
     return render_template(
-        "public/rounds.html", rounds=[publication.public_round_summary(r) for r in items]
+        "public/rounds.html",
+        rounds=[publication.public_round_summary(r, names) for r in publication.public_rounds(db.session)],
     )
 
 
 @bp.get("/public/rounds/<int:round_id>")
 @public
 def public_round(round_id: int) -> Any:
-    rnd = publication.published(db.session, round_id)
+    rnd = publication.visible(db.session, round_id)
     data = publication.public_round(db.session, rnd)
     items = db.session.scalars(
         select(CheckItem)
         .where(CheckItem.code.in_(rnd.check_item_codes or []))
         .order_by(CheckItem.code)
     ).all()
-    inspected = [e for e in data["entities"] if e["result"]]
-    problems = sum(1 for e in inspected if e["result"] == "发现问题")
-    return render_template(
-        "public/round.html", r=data, check_items=items, inspected=len(inspected), problems=problems
-    )
+    entities = data["entities"]
+    figures = {
+        "drawn": len(entities),
+        "inspected": sum(1 for e in entities if e["status"] == "inspected"),
+        "problems": sum(1 for e in entities if e["result_category"] in PROBLEM_CATEGORIES),
+        "infeasible": sum(1 for e in entities if e["status"] == "infeasible"),
+    }
+    return render_template("public/round.html", r=data, check_items=items, figures=figures)
 
 
 @bp.get("/public/rounds/<int:round_id>.<fmt>")

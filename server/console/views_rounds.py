@@ -18,6 +18,7 @@ from server.console.views import bp
 from server.entities.models import ENTITY_TYPES
 from server.errors import DomainError, Invalid
 from server.extensions import db
+from server.publication import services as publication
 from server.reference.models import (
     BusinessType,
     CheckItem,
@@ -230,6 +231,18 @@ def round_detail(round_id: int) -> Any:
         services.round_progress(db.session, rnd) if rnd.state in ("drawn", "published") else None
     )
     results = queries.round_results(db.session, rnd.id) if progress else []
+    # publication clock: each result due within 20 working days of its completion
+    clock = (
+        publication.deadlines(
+            db.session,
+            rnd,
+            calendar=calendar_from_config(current_app.config),
+            today=dt.date.today(),
+            days=int(current_app.config.get("PUBLISH_WITHIN_WORKING_DAYS", 20)),
+        )
+        if progress
+        else None
+    )
     figure = charts.progress_chart(progress["tasks"], TASK_STATES, "任务进度") if progress else None
     names = {
         "departments": dict(
@@ -262,6 +275,8 @@ def round_detail(round_id: int) -> Any:
         exclusion_labels=EXCLUSION_LABELS,
         entity_types=ENTITY_TYPES,
         can_write=bool(user and user.has_role(*WRITE_ROUNDS)),
+        clock=clock,
+        clock_labels=publication.STATUS_LABELS,
     )
 
 

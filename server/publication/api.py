@@ -6,13 +6,11 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from sqlalchemy import select
 
 from server.auth.decorators import public
 from server.extensions import db
 from server.publication import services
 from server.rounds import services as rounds
-from server.rounds.models import SamplingRound
 from server.schemas import Blueprint, ObjectSchema
 
 blp = Blueprint("publication", __name__, url_prefix="/api/v1/public", description="抽查结果公示")
@@ -23,10 +21,10 @@ class PublicRounds(MethodView):
     @public
     @blp.response(200, ObjectSchema)
     def get(self) -> dict[str, Any]:
-        """Published rounds."""
-        rows = db.session.scalars(select(SamplingRound).where(SamplingRound.state == "published")
-                                  .order_by(SamplingRound.published_at.desc())).all()
-        return {"items": [services.public_round_summary(r) for r in rows]}
+        """Rounds from the moment their seed is committed: definition, state and commitment
+        (承诺值) before the draw; seed and pool digest once published."""
+        names = services.Names(db.session)
+        return {"items": [services.public_round_summary(r, names) for r in services.public_rounds(db.session)]}
 
 
 @blp.route("/rounds/<int:round_id>")
@@ -34,8 +32,9 @@ class PublicRound(MethodView):
     @public
     @blp.response(200, ObjectSchema)
     def get(self, round_id: int) -> dict[str, Any]:
-        """A published draw: entities drawn, inclusion probabilities, inspectors' departments, results."""
-        return services.public_round(db.session, services.published(db.session, round_id))
+        """A round: its definition and commitment; once published, each drawn entity with its
+        result category and follow-up (or 无法实施 and the reason) — no grades, weights or probabilities."""
+        return services.public_round(db.session, services.visible(db.session, round_id))
 
 
 @blp.route("/rounds/<int:round_id>/replay")
@@ -52,7 +51,7 @@ class PublicPool(MethodView):
     @public
     @blp.response(200, content_type="text/csv")
     def get(self, round_id: int) -> Response:
-        """The pool the draw ran on, for anyone to replay it."""
+        """The pool the draw ran on, anonymised (salted keys, strata, weights), for anyone to replay it."""
         rnd = services.published(db.session, round_id)
         return Response(rounds.pool_csv(rnd), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=round-{round_id}-pool.csv"})

@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from sampling.assign import REASONS, assign_inspectors
 from sampling.draw import DrawResult, pps_sample, stratified_sample
-from sampling.seed import commit, new_seed, pool_digest, rng_from_seed, verify
+from sampling.seed import commit, new_salts, new_seed, pool_digest, rng_from_seed, unit_keys, verify
 from server.audit.services import record
 from server.db import utcnow
 from server.entities.models import ENTITY_TYPES, Entity, Licence
-from server.errors import Conflict, Invalid, NotFound
+from server.errors import Conflict, DomainError, Invalid, NotFound
 from server.inspections.models import InspectionResult
 from server.reference.models import (
     BusinessType,
@@ -71,6 +71,11 @@ class Pool:
 
     def digest(self) -> str:
         return pool_digest(self.uscc, self.strata, self.weights, self.forced, self.excluded)
+
+
+class Gone(DomainError):
+    status = 410
+    code = "gone"
 
 
 # ---------------------------------------------------------------------------- defining
@@ -341,10 +346,7 @@ def run_draw(session: Session, rnd: SamplingRound, *, actor: str, today: dt.date
 def _draw_and_assign(session: Session, rnd: SamplingRound, *, actor: str, today: dt.date, pool_dir: str | Path,
                      calendar: WorkCalendar, publish_days: int) -> dict[str, Any]:
     pool = build_pool(session, rnd, today=today)
-    digest = pool.digest()
-    path = _pool_file(pool_dir, rnd)
-    np.savez_compressed(path, uscc=pool.uscc, entity_ids=pool.entity_ids, strata=pool.strata, weights=pool.weights,
-                        forced=pool.forced, excluded=pool.excluded)
+    path, digest = write_pool_snapshot(pool_dir, rnd, pool)
     assert rnd.seed is not None
     result = _draw(rnd, pool.strata, pool.weights, pool.forced, pool.excluded, rnd.seed)
     drawn_ids = pool.entity_ids[result.indices]
@@ -444,7 +446,10 @@ def _create_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray, *
 
 
 def publish(session: Session, rnd: SamplingRound, *, actor: str) -> SamplingRound:
-    """Publish the draw (entities, inclusion probabilities, seed, pool digest) and its results."""
+    """Publish the draw: the seed, the drawn entities with their results as they come, the
+    anonymised pool file. Results filed later appear on the public page at once; each is
+    due there within 20 working days of its inspection's completion
+    (:func:`server.publication.services.deadlines`)."""
     if rnd.state != "drawn":
         raise Conflict(f"只有已抽取的计划可以公示 (round is {rnd.state})")
     rnd.state, rnd.published_at = "published", utcnow()
@@ -453,35 +458,91 @@ def publish(session: Session, rnd: SamplingRound, *, actor: str) -> SamplingRoun
     return rnd
 
 
+# ---------------------------------------------------------------------------- pool file and replay
+#: Columns of the public pool file, in order; ``key`` is the unit's salted hash, never its USCC.
+POOL_FILE_COLUMNS = ("key", "stratum", "weight", "forced", "excluded")
+
+
+def write_pool_snapshot(pool_dir: str | Path, rnd: SamplingRound, pool: Pool) -> tuple[Path, str]:
+    """Store the pool the draw runs on; return its path and the digest fixed at the draw.
+
+    Each unit gets a fresh random salt and a key ``sha256(salt:uscc)``
+    (:func:`sampling.seed.unit_keys`). The digest covers the keys and the design columns
+    (stratum, weight, forced, excluded) — exactly the public pool file — so anyone can
+    check the file against the digest and replay the draw on it, while no row of an
+    entity that was not drawn can be tied to that entity (its salt stays here).
+    """
+    path = _pool_file(pool_dir, rnd)
+    salts = new_salts(len(pool.uscc))
+    keys = unit_keys(pool.uscc, salts)
+    np.savez_compressed(path, uscc=pool.uscc, entity_ids=pool.entity_ids, salts=salts, keys=keys,
+                        strata=pool.strata, weights=pool.weights, forced=pool.forced, excluded=pool.excluded)
+    return path, pool_digest(keys, pool.strata, pool.weights, pool.forced, pool.excluded)
+
+
+def _load_pool(rnd: SamplingRound) -> dict[str, np.ndarray]:
+    if not rnd.pool_path:
+        raise Conflict("该计划尚未抽取 (round not drawn yet)")
+    try:
+        with np.load(rnd.pool_path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except OSError:
+        raise NotFound("名录库快照不可用，无法复核 (pool snapshot unavailable)") from None
+
+
 def replay(session: Session, rnd: SamplingRound) -> dict[str, Any]:
-    """Re-run the draw from the revealed seed and the stored pool; compare with what was drawn."""
+    """Re-run the draw as an outside verifier would, from what is published.
+
+    1. the revealed seed matches the commitment published before the draw;
+    2. the pool file (keys and design columns) matches the digest fixed at the draw;
+    3. the draw re-run on that file with that seed picks exactly the rows whose keys are
+       ``sha256(salt:uscc)`` of the published drawn entities (their salts are published with them).
+
+    Pools stored before keys existed (no ``keys`` column) were digested over the USCC
+    itself; they replay the same way with the USCC as key, on the server only (their
+    file carries credit grades and is not published).
+    """
     if rnd.state not in ("drawn", "published") or not rnd.pool_path or not rnd.seed:
         raise Conflict("该计划尚未抽取，无法复核 (round not drawn yet)")
-    with np.load(rnd.pool_path, allow_pickle=False) as z:
-        uscc, strata, weights, forced, excluded = (z["uscc"], z["strata"], z["weights"], z["forced"], z["excluded"])
-        ids = z["entity_ids"]
-    digest = pool_digest(uscc, strata, weights, forced, excluded)
+    z = _load_pool(rnd)
+    keyed = "keys" in z
+    keys = z["keys"] if keyed else z["uscc"]
+    strata, weights, forced, excluded = z["strata"], z["weights"], z["forced"], z["excluded"]
+    digest = pool_digest(keys, strata, weights, forced, excluded)
     result = _draw(rnd, strata, weights, forced, excluded, rnd.seed)
-    stored = set(session.scalars(select(DrawnEntity.entity_id).where(DrawnEntity.round_id == rnd.id)))
-    again = set(ids[result.indices].tolist())
+    drawn = session.execute(select(DrawnEntity.entity_id, Entity.uscc).join(Entity, Entity.id == DrawnEntity.entity_id)
+                            .where(DrawnEntity.round_id == rnd.id)).all()
+    if keyed:
+        salt_of = dict(zip(z["entity_ids"].tolist(), z["salts"].tolist(), strict=True))
+        expected = set(unit_keys([u for _, u in drawn], [salt_of.get(e, "") for e, _ in drawn]).tolist())
+    else:
+        expected = {u for _, u in drawn}
+    again = set(np.asarray(keys)[result.indices].tolist())
     return {
         "round": rnd.id, "seed": rnd.seed, "seed_commitment": rnd.seed_commitment,
         "seed_matches_commitment": verify(rnd.seed, rnd.seed_commitment or ""),
         "pool_digest": digest, "pool_digest_matches": digest == rnd.pool_digest,
-        "drawn": len(stored), "replayed": len(again), "draw_matches": again == stored,
-        "method": DESIGNS[rnd.design],
+        "drawn": len(drawn), "replayed": len(again), "draw_matches": again == expected,
+        "method": DESIGNS[rnd.design], "pool_file_public": keyed,
     }
 
 
 def pool_csv(rnd: SamplingRound) -> str:
-    """The published pool: one line per unit in draw order (uscc, grade, weight, forced, excluded)."""
-    if not rnd.pool_path:
-        raise Conflict("该计划尚未抽取 (round not drawn yet)")
-    with np.load(rnd.pool_path, allow_pickle=False) as z:
-        lines = ["uscc,grade,weight,forced,excluded"]
-        lines += [f"{u},{GRADES[int(s)]},{w:.6g},{int(f)},{int(e)}"
-                  for u, s, w, f, e in zip(z["uscc"], z["strata"], z["weights"], z["forced"], z["excluded"],
-                                           strict=True)]
+    """The public pool file: one line per unit in draw order — key, stratum, weight, forced, excluded.
+
+    ``key`` is the unit's salted hash (no USCC, no name); ``stratum`` is the design's stratum
+    code (0–3 for A–D in credit-stratified rounds); weights are written exactly (``repr``),
+    so :func:`sampling.seed.pool_digest` of the parsed file equals the published digest.
+    A pool stored before keys existed is not published (it names every entity with its grade).
+    """
+    z = _load_pool(rnd)
+    if "keys" not in z:
+        raise Gone("该计划的名录库快照含主体信用等级，不予公开；请使用公示页面的“复核抽取” "
+                   "(pool file predates anonymised keys; replay on the public page)")
+    lines = [",".join(POOL_FILE_COLUMNS)]
+    lines += [f"{k},{int(s)},{float(w)!r},{int(f)},{int(e)}"
+              for k, s, w, f, e in zip(z["keys"].tolist(), z["strata"].tolist(), z["weights"].tolist(),
+                                       z["forced"].tolist(), z["excluded"].tolist(), strict=True)]
     return "\n".join(lines) + "\n"
 
 

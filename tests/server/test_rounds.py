@@ -106,7 +106,8 @@ def test_tampered_pool_is_detected_by_replay(province, client, auth, users):
 
 def test_publication_is_public_and_replayable(province, client, auth, users):
     rid = client.post("/api/v1/rounds", json=_body(), headers=auth.headers("supervisor")).get_json()["id"]
-    assert client.get(f"/api/v1/public/rounds/{rid}").status_code == 404  # not published yet
+    before = client.get(f"/api/v1/public/rounds/{rid}").get_json()  # committed: public, no seed, no list
+    assert before["state"] == "committed" and before["seed"] is None and before["entities"] == []
     client.post(f"/api/v1/rounds/{rid}/draw", headers=auth.headers("supervisor"))
     assert client.post(f"/api/v1/rounds/{rid}/publish", headers=auth.headers("supervisor")).status_code == 200
     listing = client.get("/api/v1/public/rounds").get_json()["items"]
@@ -117,7 +118,7 @@ def test_publication_is_public_and_replayable(province, client, auth, users):
     assert replay["draw_matches"] is True
     pool = client.get(f"/api/v1/public/rounds/{rid}/pool.csv")
     lines = pool.get_data(as_text=True).splitlines()
-    assert lines[0] == "uscc,grade,weight,forced,excluded" and len(lines) - 1 >= page["pool_size"]
+    assert lines[0] == "key,stratum,weight,forced,excluded" and len(lines) - 1 >= page["pool_size"]
 
 
 def test_recusal_keeps_conflicted_inspectors_off_the_task(province, tmp_path):
