@@ -13,7 +13,7 @@ import pytest
 from factories import department, entity, form, inspector
 from sqlalchemy import select
 
-from sampling.seed import pool_digest, unit_keys
+import sampling.seed as seed_lib
 from server.entities.models import Entity
 from server.extensions import db
 from server.inspections.models import InspectionResult
@@ -21,7 +21,8 @@ from server.publication import services as publication
 from server.rounds import services
 from server.rounds.models import DrawnEntity, SamplingRound
 from server.tasks.models import Task
-from server.workdays import WorkCalendar, official_calendar
+from server import workdays
+from server.workdays import WorkCalendar
 
 DRAW_DAY = dt.date(2026, 9, 1)
 NO_FILES = Path(__file__).parent / "no-such-holiday-dir"
@@ -29,7 +30,7 @@ NO_FILES = Path(__file__).parent / "no-such-holiday-dir"
 
 # ---------------------------------------------------------------------------- working days
 def test_deadline_crosses_national_day_and_the_make_up_saturday():
-    cal = official_calendar(NO_FILES)
+    cal = workdays.official_calendar(NO_FILES)
     # 2026: 中秋 9-25 (Fri), 国庆 10-01..10-07 off, 10-10 (Sat) a make-up working day (调休)
     assert not cal.is_working_day(dt.date(2026, 9, 25))
     assert not cal.is_working_day(dt.date(2026, 10, 5))
@@ -51,7 +52,7 @@ def test_deadline_crosses_national_day_and_the_make_up_saturday():
 
 
 def test_a_year_without_an_arrangement_is_an_explicit_warning(tmp_path, caplog):
-    cal = official_calendar(tmp_path)
+    cal = workdays.official_calendar(tmp_path)
     with caplog.at_level(logging.WARNING, logger="server.workdays"):
         text = cal.warning(dt.date(2026, 12, 20), cal.add(dt.date(2026, 12, 20), 20))
     assert text is not None and "2027年节假日安排未载入" in text and "2027.csv" in text
@@ -60,7 +61,7 @@ def test_a_year_without_an_arrangement_is_an_explicit_warning(tmp_path, caplog):
     (tmp_path / "2027.csv").write_text(
         "date,kind,name\n2027-01-01,holiday,元旦\n2027-01-04,holiday,元旦\n2027-01-09,workday,元旦\n",
         encoding="utf-8")
-    cal = official_calendar(tmp_path)
+    cal = workdays.official_calendar(tmp_path)
     assert cal.warning(dt.date(2026, 12, 20), dt.date(2027, 1, 20)) is None
     assert not cal.is_working_day(dt.date(2027, 1, 4)) and cal.is_working_day(dt.date(2027, 1, 9))
     # 12-31 (Thu) + 3: 01-01 and 01-04 off, 01-05, 01-06, 01-07
@@ -68,11 +69,9 @@ def test_a_year_without_an_arrangement_is_an_explicit_warning(tmp_path, caplog):
 
 
 def test_a_bad_arrangement_file_names_the_line(tmp_path):
-    from server.workdays import CalendarFileError
-
     (tmp_path / "2027.csv").write_text("date,kind,name\n2027-02-30,holiday,春节\n", encoding="utf-8")
-    with pytest.raises(CalendarFileError, match="第 2 行"):
-        official_calendar(tmp_path)
+    with pytest.raises(workdays.CalendarFileError, match="第 2 行"):
+        workdays.official_calendar(tmp_path)
 
 
 # ---------------------------------------------------------------------------- a drawn round
@@ -114,7 +113,7 @@ def test_each_result_is_due_20_working_days_after_its_own_completion(drawn):
     _result(t1, dt.date(2026, 9, 24), category="no_problem")
     _result(t2, dt.date(2026, 10, 9), category="problem_corrected", follow_up="rectification_ordered")
     db.session.commit()
-    cal = official_calendar(NO_FILES)
+    cal = workdays.official_calendar(NO_FILES)
     clock = publication.deadlines(db.session, drawn, calendar=cal, today=dt.date(2026, 10, 30))
     by_entity = {r["uscc"]: r for r in clock["rows"]}
     uscc = {t.id: db.session.get(Entity, t.entity_id).uscc for t in (t1, t2, t3)}
@@ -206,13 +205,13 @@ def test_public_json_page_and_pool_file_hide_undrawn_grades_weights_and_probabil
     # the pool file has what replay needs, and matches the digest fixed at the draw
     rows = list(csv.DictReader(io.StringIO(pool)))
     assert list(rows[0]) == ["key", "stratum", "weight", "forced", "excluded"]
-    digest = pool_digest([r["key"] for r in rows], [int(r["stratum"]) for r in rows],
+    digest = seed_lib.pool_digest([r["key"] for r in rows], [int(r["stratum"]) for r in rows],
                          [float(r["weight"]) for r in rows], [r["forced"] == "1" for r in rows],
                          [r["excluded"] == "1" for r in rows])
     assert digest == drawn.pool_digest == data["pool_digest"]
     # each drawn entity's published salt opens exactly one row of the file
     keys = {r["key"] for r in rows}
-    opened = unit_keys([e["uscc"] for e in data["entities"]], [e["replay_salt"] for e in data["entities"]])
+    opened = seed_lib.unit_keys([e["uscc"] for e in data["entities"]], [e["replay_salt"] for e in data["entities"]])
     assert set(opened.tolist()) <= keys and len(opened) == len(drawn_ids)
     check = client.get(f"/api/v1/public/rounds/{drawn.id}/replay").get_json()
     assert check["pool_digest_matches"] and check["draw_matches"] and check["seed_matches_commitment"]
