@@ -48,3 +48,17 @@ def test_digest_detects_a_changed_pool():
     assert pool_digest(uids, [0, 1, 3]) != base
     with pytest.raises(ValueError, match="3 units"):
         pool_digest(uids, [0, 1])
+
+
+def test_unit_keys_hide_the_entity_but_bind_it_to_its_salt():
+    from sampling.seed import new_salts, unit_keys
+
+    uids = ["91330106MA2AAAAA1X", "91330106MA2AAAAA2X", "91330106MA2AAAAA3X"]
+    salts = new_salts(3)
+    keys = unit_keys(uids, salts)
+    assert len(set(keys.tolist())) == 3 and not any(u in k for u, k in zip(uids, keys, strict=True))
+    assert unit_keys(uids[:1], salts[:1])[0] == keys[0]  # the published salt opens the row
+    assert unit_keys(uids[1:2], salts[:1])[0] != keys[0]  # and no other entity's
+    assert len(set(new_salts(100).tolist())) == 100
+    with pytest.raises(ValueError):
+        unit_keys(uids, salts[:2])

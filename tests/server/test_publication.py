@@ -261,3 +261,20 @@ def test_results_are_published_as_categories_with_follow_up_and_infeasible_with_
         client.get(f"/public/rounds/{drawn.id}.csv").get_data(as_text=True).lstrip("\ufeff"))))
     row = next(r for r in export if r["uscc"] == uscc[tasks[4].id])
     assert (row["result"], row["reason"]) == ("无法实施", "经营场所已拆除，无法实施现场检查")
+
+
+def test_a_pool_stored_before_keys_still_replays_but_is_not_published(drawn, client):
+    """Rounds drawn before anonymised keys: digest over USCCs, file with grades — replay on
+    the server only; the file answers 410 with a reason instead of naming every entity."""
+    services.publish(db.session, drawn, actor="t")
+    with np.load(drawn.pool_path) as z:
+        old = {k: z[k] for k in ("uscc", "entity_ids", "strata", "weights", "forced", "excluded")}
+    np.savez_compressed(drawn.pool_path, **old)
+    drawn.pool_digest = seed_lib.pool_digest(old["uscc"], old["strata"], old["weights"], old["forced"],
+                                             old["excluded"])
+    db.session.commit()
+    check = client.get(f"/api/v1/public/rounds/{drawn.id}/replay").get_json()
+    assert check["pool_digest_matches"] and check["draw_matches"] and check["pool_file_public"] is False
+    response = client.get(f"/api/v1/public/rounds/{drawn.id}/pool.csv")
+    assert response.status_code == 410 and "不予公开" in response.get_json()["message"]
+    assert "复核通过" in client.get(f"/public/rounds/{drawn.id}/replay").get_data(as_text=True)
