@@ -52,7 +52,7 @@ def test_the_public_sees_commitments_results_and_no_grades(live_server, public_d
     base = live_server["url"]
     page.goto(f"{base}/public")
     page.wait_for_selector("#public-rounds")
-    row = page.locator(f"#public-rounds tr[data-state=committed]")
+    row = page.locator("#public-rounds tr[data-state=committed]")
     assert public_data["commitment"] in row.inner_text() and "总体 5%" in row.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "public-rounds.png"), full_page=True)
 
