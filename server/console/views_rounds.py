@@ -232,11 +232,17 @@ def round_detail(round_id: int) -> Any:
     )
     results = queries.round_results(db.session, rnd.id) if progress else []
     # publication clock: each result due within 20 working days of its completion
+    calendar = calendar_from_config(current_app.config)
+    list_due_warning = (
+        calendar.warning(rnd.drawn_at.date(), rnd.publish_due_on)
+        if rnd.drawn_at and rnd.publish_due_on
+        else None
+    )
     clock = (
         publication.deadlines(
             db.session,
             rnd,
-            calendar=calendar_from_config(current_app.config),
+            calendar=calendar,
             today=dt.date.today(),
             days=int(current_app.config.get("PUBLISH_WITHIN_WORKING_DAYS", 20)),
         )
@@ -277,6 +283,7 @@ def round_detail(round_id: int) -> Any:
         can_write=bool(user and user.has_role(*WRITE_ROUNDS)),
         clock=clock,
         clock_labels=publication.STATUS_LABELS,
+        list_due_warning=list_due_warning,
     )
 
 
