@@ -49,3 +49,32 @@ def replay_cmd(round_id: int, as_json: bool) -> None:
                    f"pool digest {out['pool_digest_matches']}, draw {ok} ({out['replayed']}/{out['drawn']})")
     if not (out["draw_matches"] and out["seed_matches_commitment"] and out["pool_digest_matches"]):
         raise SystemExit(1)
+
+
+@draw_group.command("verify")
+@click.argument("round_json", type=click.Path(exists=True, dir_okay=False))
+@click.argument("pool_csv", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def verify_cmd(round_json: str, pool_csv: str, as_json: bool) -> None:
+    """Verify a published draw offline, from public files only (no database): the round's
+    public JSON (/api/v1/public/rounds/ID) and its pool file (…/pool.csv). Exit 1 on mismatch."""
+    from pathlib import Path
+
+    from sampling.replay import parse_pool_csv, verify_publication
+
+    try:
+        record = json.loads(Path(round_json).read_text(encoding="utf-8"))
+        out = verify_publication(record, parse_pool_csv(Path(pool_csv).read_text(encoding="utf-8")))
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(f"文件格式不正确: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        def mark(ok: bool) -> str:
+            return "一致" if ok else "不一致"
+
+        click.echo(f"round {out['round']}: 种子与承诺值{mark(out['seed_matches_commitment'])}, "
+                   f"名录库摘要{mark(out['pool_digest_matches'])}, "
+                   f"抽取名单{mark(out['draw_matches'])} ({out['replayed']}/{out['drawn']})")
+    if not (out["draw_matches"] and out["seed_matches_commitment"] and out["pool_digest_matches"]):
+        raise SystemExit(1)

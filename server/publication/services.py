@@ -136,7 +136,7 @@ def public_round_summary(rnd: SamplingRound, names: Names | None = None) -> dict
     return {
         "id": rnd.id, "name": rnd.name, "state": rnd.state,
         "state_label": PUBLIC_STATE_LABELS.get(rnd.state, ROUND_STATES.get(rnd.state, rnd.state)),
-        "design": DESIGNS[rnd.design],
+        "design": DESIGNS[rnd.design], "design_code": rnd.design,
         "departments": [names.departments.get(c, c) if names else c for c in rnd.department_codes or []],
         "scope": scope,
         "scope_text": "；".join(f"{SCOPE_LABELS.get(k, k)}：{'、'.join(v)}" for k, v in scope.items()) or "不限",

@@ -278,3 +278,50 @@ def test_a_pool_stored_before_keys_still_replays_but_is_not_published(drawn, cli
     response = client.get(f"/api/v1/public/rounds/{drawn.id}/pool.csv")
     assert response.status_code == 410 and "不予公开" in response.get_json()["message"]
     assert "复核通过" in client.get(f"/public/rounds/{drawn.id}/replay").get_data(as_text=True)
+
+
+def test_anyone_verifies_a_published_draw_offline_from_the_public_files(drawn, client, runner, tmp_path):
+    """`shuangsui draw verify ROUND.json POOL.csv`: no database, only what /api/v1/public serves."""
+    import json
+
+    from sampling.replay import parse_pool_csv, verify_publication
+
+    services.publish(db.session, drawn, actor="t")
+    record = client.get(f"/api/v1/public/rounds/{drawn.id}").get_json()
+    pool_text = client.get(f"/api/v1/public/rounds/{drawn.id}/pool.csv").get_data(as_text=True)
+    out = verify_publication(record, parse_pool_csv(pool_text))
+    assert out["seed_matches_commitment"] and out["pool_digest_matches"] and out["draw_matches"]
+    assert out["replayed"] == out["drawn"] == len(record["entities"]) > 0
+    (tmp_path / "round.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "pool.csv").write_text(pool_text, encoding="utf-8")
+    result = runner.invoke(args=["draw", "verify", str(tmp_path / "round.json"), str(tmp_path / "pool.csv")])
+    assert result.exit_code == 0 and "抽取名单一致" in result.output
+    # a list naming someone else, or a regraded pool row, is caught
+    forged = dict(record, entities=[dict(record["entities"][0], uscc=record["entities"][1]["uscc"]),
+                                    *record["entities"][1:]])
+    assert not verify_publication(forged, parse_pool_csv(pool_text))["draw_matches"]
+    lines = pool_text.splitlines()
+    key, stratum, *rest = lines[1].split(",")
+    lines[1] = ",".join([key, str((int(stratum) + 1) % 4), *rest])
+    assert not verify_publication(record, parse_pool_csv("\n".join(lines) + "\n"))["pool_digest_matches"]
+    (tmp_path / "pool.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(args=["draw", "verify", str(tmp_path / "round.json"), str(tmp_path / "pool.csv")])
+    assert result.exit_code == 1 and "名录库摘要不一致" in result.output
+
+
+@pytest.mark.parametrize(("design", "ratios"), [("uniform", {"overall": 0.3}), ("pps", {"overall": 0.3})])
+def test_offline_verification_covers_every_design(drawn, client, tmp_path, design, ratios):
+    from sampling.replay import parse_pool_csv, verify_publication
+
+    rnd = services.create_round(db.session, {
+        "name": f"{design} 抽查", "channel": "random" if design == "uniform" else "credit_weighted",
+        "design": design, "department_codes": ["330100-FOOD"], "check_item_codes": [],
+        "scope": {"regions": ["330100"]}, "period_start": "2026-09-01", "period_end": "2026-11-30",
+        "ratios": ratios}, actor="t")
+    services.run_draw(db.session, rnd, actor="t", today=DRAW_DAY, pool_dir=tmp_path / design)
+    services.publish(db.session, rnd, actor="t")
+    record = client.get(f"/api/v1/public/rounds/{rnd.id}").get_json()
+    pool = parse_pool_csv(client.get(f"/api/v1/public/rounds/{rnd.id}/pool.csv").get_data(as_text=True))
+    out = verify_publication(record, pool)
+    assert out["seed_matches_commitment"] and out["pool_digest_matches"] and out["draw_matches"]
+    assert out["drawn"] > 0
