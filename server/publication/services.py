@@ -174,15 +174,16 @@ def entity_rows(session: Session, rnd: SamplingRound, *, salts: bool = False) ->
                InspectionResult.follow_up, InspectionResult.created_at)
         .join(Entity, Entity.id == DrawnEntity.entity_id)
         .outerjoin(Task, (Task.entity_id == DrawnEntity.entity_id) & (Task.round_id == rnd.id))
-        .outerjoin(InspectionResult, (InspectionResult.entity_id == DrawnEntity.entity_id)
-                   & (InspectionResult.round_id == rnd.id))
-        .where(DrawnEntity.round_id == rnd.id).order_by(DrawnEntity.rank)).all()
+        .outerjoin(InspectionResult, InspectionResult.task_id == Task.id)
+        .where(DrawnEntity.round_id == rnd.id)
+        # per entity: a task with a result first, then the earliest task
+        .order_by(DrawnEntity.rank, InspectionResult.id.is_(None), Task.id)).all()
     regions = dict(session.execute(select(Region.code, Region.name)).all())
     salt_of = _salts(rnd) if salts else {}
     out: list[dict[str, Any]] = []
     seen: set[int] = set()
     for r in rows:
-        if r.entity_id in seen:  # a re-inspection task of the same round: the first row stands
+        if r.entity_id in seen:  # several tasks of one entity in the round: the first row stands
             continue
         seen.add(r.entity_id)
         category = result_category(r.result_category, r.problem_found, r.follow_up)
