@@ -39,8 +39,9 @@ POINTS: dict[str, tuple[float, float]] = {
     "tests_failed_3y_authenticity": (60.0, 180.0),
 }
 LABELS = {f.name: f.label for f in FEATURES}
-#: default target shares of the grades (A best)
-TARGET_SHARES = {"A": 0.25, "B": 0.55, "C": 0.15, "D": 0.05}
+#: default target shares of the grades (A best): the trained card's (DEFAULT_TARGET_SHARES
+#: of :mod:`risk_models.credit`), so grades do not jump when the first card is trained
+TARGET_SHARES = {"A": 0.30, "B": 0.50, "C": 0.15, "D": 0.05}
 
 
 class PriorScorecard:
