@@ -987,7 +987,8 @@ class Scorecard(ClassifierMixin, BaseEstimator):
                 raise TypeError("missing must be None or a sequence of str, one per feature")
             bad = [m for m in missing if m not in MISSING_POLICIES]
             if bad:
-                raise ValueError(f"unknown missing policies {bad}; expected one of {MISSING_POLICIES}")
+                raise ValueError(
+                    f"unknown missing policies {bad}; expected one of {MISSING_POLICIES}")
         prior = params.pop("prior_points")
         if prior is not None:
             if isinstance(prior, str) or not isinstance(prior, Sequence):
@@ -1077,7 +1078,8 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         prior = self._prior_contributions(X, sw, bins)
         usable = np.array([
             (prior[j] is not None and np.ptp(prior[j]) > 0)
-            or (fb.iv >= self.min_iv and (fb.counts > 0).any() and np.ptp(fb.woe[fb.counts > 0]) > 0)
+            or (fb.iv >= self.min_iv and (fb.counts > 0).any()
+                and np.ptp(fb.woe[fb.counts > 0]) > 0)
             for j, fb in enumerate(bins)], dtype=bool).reshape(p)
         events, count = float(np.dot(sw, y01)), float(sw.sum())
         intercept = float(np.log(events / (count - events))) if 0 < events < count else 0.0
@@ -1127,7 +1129,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         ``prior_points[j] = (per, cap)``: the prior takes ``min(per * max(x, 0), cap)``
         points off a row, i.e. adds that divided by ``pdo / ln 2`` to its event
         log-odds. A bin is represented by its training rows' weighted mean value (an
-        empty bin by its lower edge, the first by its upper edge).
+        empty bin by its lower edge, an empty first bin by one unit below its upper edge).
         """
         if self.prior_points is None:
             return [None] * len(bins)
@@ -1145,7 +1147,9 @@ class Scorecard(ClassifierMixin, BaseEstimator):
             k = fb.n_bins - 1
             wsum = np.bincount(b, weights=sw[ok], minlength=k)
             xsum = np.bincount(b, weights=sw[ok] * x[ok], minlength=k)
-            lower = np.concatenate([[fb.edges[0] if len(fb.edges) else 0.0], fb.edges])
+            # an empty bin at its lower edge; the first bin (no lower edge) one unit below
+            # its upper edge (for a count: 0, "no record")
+            lower = np.concatenate([[fb.edges[0] - 1.0 if len(fb.edges) else 0.0], fb.edges])
             rep = np.where(wsum > 0, xsum / np.where(wsum > 0, wsum, 1.0), lower)
             out.append(np.minimum(np.clip(rep, 0.0, None) * per, cap) / factor)
         return out

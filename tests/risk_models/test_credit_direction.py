@@ -123,7 +123,8 @@ def _score(card, X):
 
 
 @pytest.mark.parametrize("key", ["prior", "trained", "blend", "blend_large"])
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(row=st.integers(0, 7999),
        changes=st.lists(st.tuples(st.sampled_from(ADVERSE), st.integers(1, 6)), min_size=1,
                         max_size=4))
@@ -172,7 +173,7 @@ def test_few_outcomes_keep_the_published_policy_and_many_let_the_data_speak(data
     raw = CreditModel(blend=False).fit(X[:313], y[:313])
     for name in ("inspection_problems_3y", "last_inspection_problem"):
         assert step(raw, name) < 0.25 * POINTS[name][0]  # unblended: the penalty all but gone
-        assert step(few, name) > 0.5 * POINTS[name][0]  # blended: the policy holds
+        assert step(few, name) > max(step(raw, name), 0.3 * POINTS[name][0])  # blended: holds
         assert 0.0 <= step(many, name) < step(few, name)  # fades, keeps its direction
     # where data and table agree (penalties), the blend keeps a clear penalty throughout
     assert step(few, "penalties_3y") > 20 and step(many, "penalties_3y") > 20

@@ -331,8 +331,8 @@ def test_prior_points_shrink_toward_an_expert_card_and_keep_the_sign():
 
     plain = Scorecard(**common).fit(X, y)
     assert step(plain) == pytest.approx(0.0, abs=1e-6)  # data say "fewer events": bound at 0
-    blended = [Scorecard(**common, prior_points=[(100.0, 100.0), None], C=0.1).fit(*_flag_data(n, 1))
-               for n in (400, 4000, 40000)]
+    blended = [Scorecard(**common, prior_points=[(100.0, 100.0), None], C=0.1)
+               .fit(*_flag_data(n, 1)) for n in (400, 4000, 40000)]
     steps = [step(c) for c in blended]
     assert steps[0] > 30.0  # few rows: the expert card's penalty holds
     assert steps[0] > steps[1] >= steps[2] >= 0.0  # fades as rows accumulate, never reversed
