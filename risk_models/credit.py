@@ -20,7 +20,7 @@ of a real data set (the Polish companies bankruptcy data, see ``docs/credit.md``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,8 +28,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from risk_models import persist
-from risk_models.credit_prior import reason_dicts
-from risk_models.features import DIMENSIONS, FEATURE_INDEX, FEATURES, feature
+from risk_models.credit_prior import POINTS as PRIOR_POINTS
+from risk_models.features import (
+    COMPLAINT_CATEGORIES,
+    DIMENSIONS,
+    FEATURE_INDEX,
+    FEATURES,
+    TEST_KINDS,
+    feature,
+)
 from risk_models.scorecard import Scorecard, ks_statistic
 
 __all__ = [
@@ -37,6 +44,9 @@ __all__ = [
     "CREDIT_FEATURES",
     "CREDIT_FEATURE_NAMES",
     "DEFAULT_TARGET_SHARES",
+    "DIRECTIONS",
+    "INDICATORS",
+    "Indicator",
     "GRADES",
     "NO_DATA_REASON",
     "OVERRIDE_REASONS",
@@ -44,20 +54,140 @@ __all__ = [
     "assign_grades",
     "cutoffs_from_shares",
     "default_scorecard",
+    "credit_scorecard",
     "load_arff",
+    "point_reasons",
     "validate_on_arff",
 ]
 
 #: The five credit dimensions (``domain`` signals are for the warning models only).
 CREDIT_DIMENSIONS: tuple[str, ...] = ("basic", "operation", "compliance", "supervision", "social")
 
-#: Credit indicators: numeric catalogue features of the five dimensions → Chinese label.
-#: Identifier codes (address, phone, legal representative, peer group) are not
-#: indicators: equal codes mean shared attributes, their magnitude means nothing.
+#: Sampling-test failures (监督抽检不合格) are compliance records: credit indicators too,
+#: though the catalogue files them with the domain signals of the warning models.
+_FAILED_TESTS: tuple[str, ...] = tuple(f"tests_failed_3y_{k}" for k in TEST_KINDS)
+
+#: Credit indicators: numeric catalogue features of the five dimensions (and the failed
+#: sampling tests) → Chinese label. Identifier codes (address, phone, legal
+#: representative, peer group) are not indicators: equal codes mean shared attributes,
+#: their magnitude means nothing.
 CREDIT_FEATURES: dict[str, str] = {
-    f.name: f.label for f in FEATURES if f.dimension in CREDIT_DIMENSIONS and f.kind == "num"
+    f.name: f.label for f in FEATURES
+    if (f.dimension in CREDIT_DIMENSIONS and f.kind == "num") or f.name in _FAILED_TESTS
 }
 CREDIT_FEATURE_NAMES: tuple[str, ...] = tuple(CREDIT_FEATURES)
+
+#: The declared directions of a credit indicator.
+DIRECTIONS: tuple[str, ...] = ("adverse", "favourable", "neutral")
+
+
+def _count(phrase: str, unit: str) -> Callable[[float], str]:
+    return lambda v: f"{phrase} {int(round(v))} {unit}"
+
+
+def _flag(phrase: str) -> Callable[[float], str]:
+    return lambda v: phrase
+
+
+def _money(v: float, unit: str) -> str:
+    amount = float(np.expm1(v))
+    if unit == "元" and amount >= 10_000:
+        return f"{amount / 10_000:,.1f} 万元"
+    return f"{amount:,.0f} {unit}"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """The credit policy of one indicator (the one place it is declared).
+
+    Attributes
+    ----------
+    name : str
+        Catalogue feature name.
+    direction : {"adverse", "favourable", "neutral"}
+        ``adverse``: a record of misconduct (problems found, penalties, confirmed
+        warnings, list entries, complaints, failed sampling, overdue annual reports…);
+        its points can only fall as the value rises, and "no record" is its best bin.
+        ``favourable``: its points can only rise with the value (age, capital).
+        ``neutral``: context, not conduct; it carries no points (see ``note``).
+    kind : {"flag", "count", "amount", "measure"}
+        A 0/1 flag or a count keeps "0" and "1 or more" as two bins whatever the
+        training rows say; an amount keeps "0" and "more than 0".
+    describe : callable
+        The entity's value in plain Chinese, e.g. ``"近3年检查发现问题 2 次"``.
+    note : str
+        Why a neutral indicator carries no points.
+    """
+
+    name: str
+    direction: str
+    kind: str
+    describe: Callable[[float], str]
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """The catalogue's Chinese label."""
+        return feature(self.name).label
+
+    @property
+    def split(self) -> float | None:
+        """The bin edge kept between "no record" and "a record"."""
+        if self.direction != "adverse":
+            return None
+        return 0.5 if self.kind == "amount" else 1.0
+
+
+def _neutral(name: str, note: str) -> Indicator:
+    return Indicator(name, "neutral", "measure", lambda v: "", note)
+
+
+_LIST: list[Indicator] = [
+    # basic registration facts
+    Indicator("age_years", "favourable", "measure", lambda v: f"成立 {v:.1f} 年"),
+    _neutral("is_individual", "登记类型（个体工商户或企业）不是守法记录，不计分"),
+    Indicator("capital_log", "favourable", "measure", lambda v: f"注册资本 {_money(v, '万元')}"),
+    # operation and annual reports
+    Indicator("annual_report_missing", "adverse", "flag", _flag("上一年度年报未报送")),
+    Indicator("annual_report_late_3y", "adverse", "count", _count("近3年年报逾期", "次")),
+    Indicator("on_abnormal_list", "adverse", "flag", _flag("列入经营异常名录")),
+    Indicator("address_unreachable", "adverse", "flag", _flag("通过登记住所无法联系")),
+    Indicator("closure_signal", "adverse", "flag", _flag("有停业或失联迹象")),
+    # compliance
+    Indicator("penalties_3y", "adverse", "count", _count("近3年行政处罚", "次")),
+    Indicator("penalty_amount_log", "adverse", "amount", lambda v: f"近3年罚没金额 {_money(v, '元')}"),
+    Indicator("on_serious_violation_list", "adverse", "flag", _flag("列入严重违法失信名单")),
+    # supervision results
+    _neutral("inspections_3y", "被检查的次数本身不是违法记录；发现的问题由“近3年检查发现问题”计分"),
+    Indicator("inspection_problems_3y", "adverse", "count", _count("近3年检查发现问题", "次")),
+    _neutral("problem_rate_shrunk", "问题发现率随未发现问题的检查次数下降，会奖励“被检查过”；"
+             "问题本身由“近3年检查发现问题”和“上次检查发现问题”计分"),
+    Indicator("last_inspection_problem", "adverse", "flag", _flag("上次检查发现问题")),
+    _neutral("days_since_inspection", "距上次检查的时间由抽查安排决定，不是主体的行为"),
+    Indicator("warnings_confirmed_2y", "adverse", "count", _count("近2年风险预警经核实有问题", "次")),
+    # social signals
+    Indicator("complaints_90d", "adverse", "count", _count("近90天投诉举报", "件")),
+    Indicator("complaints_365d", "adverse", "count", _count("近1年投诉举报", "件")),
+    _neutral("complaints_prior_360d", "投诉激增检测的基线，同一批投诉已由近90天、近1年投诉计分"),
+    Indicator("court_enforcement", "adverse", "flag", _flag("被列为失信被执行人")),
+    Indicator("tax_arrears", "adverse", "flag", _flag("欠缴税款")),
+]
+_LIST += [
+    Indicator(f"complaints_{w}_{cat}", "adverse", "count",
+              _count(f"{'近90天' if w == '90d' else '近1年'}{label}投诉", "件"))
+    for cat, label in COMPLAINT_CATEGORIES.items() for w in ("90d", "365d")
+]
+_LIST += [
+    Indicator(f"tests_failed_3y_{kind}", "adverse", "count", _count(f"近3年{label}不合格", "批次"))
+    for kind, label in TEST_KINDS.items()
+]
+
+#: Every credit indicator's policy, by name: direction, kind, how its value reads.
+INDICATORS: dict[str, Indicator] = {i.name: i for i in _LIST}
+
+if set(INDICATORS) != set(CREDIT_FEATURES):  # pragma: no cover - guards edits of the catalogue
+    raise RuntimeError(f"credit indicators without a declared direction: "
+                       f"{set(CREDIT_FEATURES) ^ set(INDICATORS)}")
 
 #: Grades, best first.
 GRADES: tuple[str, ...] = ("A", "B", "C", "D")
@@ -219,20 +349,56 @@ def assign_grades(
 
 # -- model ----------------------------------------------------------------------
 def default_scorecard() -> Scorecard:
-    """Return the scorecard used by :class:`CreditModel` and :func:`validate_on_arff`.
+    """Return the scorecard validated on real data by :func:`validate_on_arff`.
 
     Monotone bins, the bins' points fitted jointly by a sign-constrained logistic
     regression (``encoding="bins"``), segmented by a shallow decision tree when that
     wins the cross-validation on the training rows (``segment_by="auto"``).
+    :class:`CreditModel` uses the same card unsegmented (:func:`credit_scorecard`).
     """
     return Scorecard(encoding="bins", segment_by="auto")
 
 
-def _direction(name: str) -> str:
+def _catalogue_direction(name: str) -> str:
+    if name in INDICATORS:
+        d = INDICATORS[name].direction
+        return {"adverse": "ascending", "favourable": "descending"}.get(d, "auto")
     if name not in FEATURE_INDEX:
         return "auto"
     higher = feature(name).higher_is_riskier
     return {True: "ascending", False: "descending"}.get(higher, "auto")
+
+
+def credit_scorecard(names: Sequence[str], *, blend: bool = True, C: float = 0.3) -> Scorecard:
+    """Return the credit card's unfitted :class:`Scorecard` for the scored ``names``.
+
+    One card, never segmented: a row crossing a segment boundary changes card, so a
+    segmented card cannot promise that an adverse record never raises a score.
+
+    * adverse indicators: ascending, "no record" and "a record" always two bins
+      (:attr:`Indicator.split`), and the published points table
+      (:data:`risk_models.credit_prior.POINTS`) as the prior the fit is shrunk
+      towards (``blend``; prior 0 for an adverse indicator the table does not list);
+    * favourable indicators: descending, missing bin held at the average (neutral);
+    * an adverse indicator's missing value reads "no record": its missing bin has the
+      points of its first bin (e.g. never inspected = no problem found, neither
+      rewarded nor punished by a bin fitted on the rows that happened to be missing).
+    """
+    names = list(names)
+    return Scorecard(
+        encoding="bins", segment_by=None, C=C,
+        directions=tuple(_catalogue_direction(n) for n in names),
+        split_points=tuple(INDICATORS[n].split if n in INDICATORS else None for n in names),
+        missing=tuple("first" if n in INDICATORS and INDICATORS[n].direction == "adverse"
+                      else "neutral" for n in names),
+        prior_points=(tuple(PRIOR_POINTS.get(n) if n in INDICATORS
+                            and INDICATORS[n].direction == "adverse" else None for n in names)
+                      if blend else None),
+    )
+
+
+def _direction(name: str) -> str:  # kept for callers of the former helper
+    return _catalogue_direction(name)
 
 
 class CreditModel:
@@ -240,23 +406,34 @@ class CreditModel:
 
     Parameters
     ----------
-    scorecard : Scorecard, optional
-        Unfitted template (its ``directions`` are set from the catalogue at fit);
-        default :func:`default_scorecard` (bins' points by a sign-constrained
-        logistic regression, segments chosen by cross-validation on the training rows).
     cutoffs : sequence of 3 floats, optional
         Fixed minimum scores of A, B, C. Default: placed at fit from
-        ``target_shares`` on the training population's scores.
+        ``target_shares`` on the population's (or the training rows') scores.
     target_shares : sequence of 4 floats
         Shares of A, B, C, D used when ``cutoffs`` is None.
     top : int, default 3
         Point reasons per entity.
+    blend : bool, default True
+        Shrink the trained card towards the published points table (a Bayesian prior
+        on the steps between bins, see :class:`~risk_models.scorecard.Scorecard`
+        ``prior_points``): few outcomes leave the table's policy in place, many let
+        the data speak; never a switch at a count.
+    C : float, default 0.3
+        Prior variance of each step (log-odds², also the L2 penalty's scale for the
+        indicators the table does not list): smaller keeps the table longer. At 0.3 the
+        prior on a step between two halves of the rows is worth about 70 outcomes of
+        evidence, on the step of a rare flag (2 % of the rows) about 2,000.
 
     Attributes
     ----------
     scorecard_ : Scorecard
+        Fitted on the scored indicators (:attr:`scored_names_`) only.
+    scored_names_ : list of str
+        The adverse and favourable indicators among ``feature_names_``; neutral ones
+        carry no points.
     cutoffs_ : ndarray of shape (3,)
     feature_names_ : list of str
+        The columns ``X`` has (all credit indicators, as the server passes them).
     trained_from_, trained_to_ : str or None
         Training data period (ISO dates).
 
@@ -272,20 +449,22 @@ class CreditModel:
 
     name: ClassVar[str] = "credit"
     #: Version of the credit model's code and indicator contract; checked on load.
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
 
     def __init__(
         self,
         *,
-        scorecard: Scorecard | None = None,
         cutoffs: Sequence[float] | None = None,
         target_shares: Sequence[float] = DEFAULT_TARGET_SHARES,
         top: int = 3,
+        blend: bool = True,
+        C: float = 0.3,
     ) -> None:
-        self.scorecard = scorecard
         self.cutoffs = cutoffs
         self.target_shares = target_shares
         self.top = top
+        self.blend = blend
+        self.C = C
 
     def fit(
         self,
@@ -308,7 +487,7 @@ class CreditModel:
             1 if the inspection found a problem.
         feature_names : sequence of str
             Catalogue names of the columns (default :data:`CREDIT_FEATURE_NAMES`);
-            the catalogue gives each its Chinese label and monotone direction.
+            :data:`INDICATORS` gives each its direction.
         sample_weight : array-like, optional
             E.g. inverse inclusion probabilities of the inspected entities.
         population : array-like, optional
@@ -321,8 +500,6 @@ class CreditModel:
         -------
         self : CreditModel
         """
-        from sklearn.base import clone
-
         names = list(feature_names)
         if len(set(names)) != len(names):
             raise ValueError("feature_names has duplicates")
@@ -331,10 +508,12 @@ class CreditModel:
             raise ValueError(
                 f"X must have {len(names)} columns (feature_names), got shape {X.shape}"
             )
-        card = clone(self.scorecard) if self.scorecard is not None else default_scorecard()
-        card.set_params(directions=tuple(_direction(n) for n in names))
-        self.scorecard_ = card.fit(X, y, sample_weight=sample_weight)
         self.feature_names_ = names
+        self.scored_names_ = [n for n in names
+                              if n not in INDICATORS or INDICATORS[n].direction != "neutral"]
+        self._scored_cols = np.array([names.index(n) for n in self.scored_names_], dtype=np.int64)
+        card = credit_scorecard(self.scored_names_, blend=self.blend, C=self.C)
+        self.scorecard_ = card.fit(self._scored(X), y, sample_weight=sample_weight)
         self.labels_ = [CREDIT_FEATURES.get(n) or (feature(n).label if n in FEATURE_INDEX else n)
                         for n in names]
         self.trained_from_, self.trained_to_ = trained_from, trained_to
@@ -346,6 +525,10 @@ class CreditModel:
             base = X if population is None else np.asarray(population, dtype=np.float64)
             self.cutoffs_ = cutoffs_from_shares(self.score(base), self.target_shares)
         return self
+
+    def _scored(self, X: np.ndarray) -> np.ndarray:
+        """The scored columns (neutral indicators carry no points)."""
+        return X[:, self._scored_cols]
 
     def _check(self, X: Any) -> np.ndarray:
         if not hasattr(self, "scorecard_"):
@@ -363,24 +546,29 @@ class CreditModel:
     def score(self, X: Any) -> np.ndarray:
         """Return credit scores in [0, 1000] (higher = better); NaN for rows without data."""
         X = self._check(X)
-        s = self.scorecard_.score(X)
+        s = self.scorecard_.score(self._scored(X))
         s[np.isnan(X).all(axis=1)] = np.nan
         return s
 
     def reasons(self, X: Any, top: int | None = None) -> list[list[dict[str, Any]]]:
-        """Return per row the indicators that cost the most points.
+        """Return per row the indicators that lowered its score most.
 
-        Each reason is ``{"code": feature name, "label": Chinese label,
-        "points_lost": points below the indicator's best bin}``, worst first; rows
-        without data get none.
+        Each reason is ``{"code", "label", "indicator", "value", "points_lost",
+        "detail"}`` (:func:`point_reasons`), worst first; only indicators the row has a
+        value for and that cost it at least :data:`MIN_REASON_POINTS` points below the
+        indicator's best bin. Rows without data get none.
         """
         X = self._check(X)
-        r = self.scorecard_.reasons(X, top=self.top if top is None else top)
+        r = self.scorecard_.reasons(self._scored(X), top=self.top if top is None else top,
+                                    present_only=True)
         r.index[np.isnan(X).all(axis=1)] = -1
-        return self._reason_dicts(r.index, r.points_lost)
+        return self._reason_dicts(X, r.index, r.points_lost)
 
-    def _reason_dicts(self, index: np.ndarray, lost: np.ndarray) -> list[list[dict[str, Any]]]:
-        return reason_dicts(index, lost, self.feature_names_, self.labels_)
+    def _reason_dicts(self, X: np.ndarray, index: np.ndarray,
+                      lost: np.ndarray) -> list[list[dict[str, Any]]]:
+        cols = np.where(index >= 0, self._scored_cols[np.maximum(index, 0)], -1)
+        values = np.take_along_axis(X, np.maximum(cols, 0), axis=1)
+        return point_reasons(cols, values, lost, self.feature_names_)
 
     def grade(
         self, X: Any, *, serious_violation: Any = None, abnormal_list: Any = None
@@ -402,15 +590,16 @@ class CreditModel:
         reasons : list of list of dict
             Per row: first the overrides (codes ``serious_violation``,
             ``abnormal_list``, ``no_data``, ``points_lost`` 0), then the indicators
-            that cost most points, each ``{"code", "label", "points_lost"}``.
+            that lowered the score most (:meth:`reasons`).
         """
         X = self._check(X)
-        scores, r = self.scorecard_.score_with_reasons(X, top=self.top)
+        scores, r = self.scorecard_.score_with_reasons(self._scored(X), top=self.top,
+                                                       present_only=True)
         scores[np.isnan(X).all(axis=1)] = np.nan
         g = _grade(scores, cutoffs=self.cutoffs_, target_shares=None,
                    serious_violation=serious_violation, abnormal_list=abnormal_list)
         r.index[g.no_data] = -1
-        reasons = self._reason_dicts(r.index, r.points_lost)
+        reasons = self._reason_dicts(X, r.index, r.points_lost)
         for mask, code in ((g.serious, "serious_violation"), (g.capped, "abnormal_list"),
                            (g.no_data & ~g.serious, "no_data")):
             entry = {"code": code, "label": OVERRIDE_REASONS[code], "points_lost": 0.0}
@@ -419,35 +608,32 @@ class CreditModel:
         return scores, g.grades, reasons
 
     def table(self) -> list[dict[str, Any]]:
-        """Return the scorecard table with each indicator's code, Chinese label and dimension.
+        """Return the scorecard table with each indicator's code, Chinese label,
+        dimension and declared direction (scored indicators only: neutral ones carry
+        no points).
 
-        Rows as :meth:`Scorecard.table` (``segment``: the segment's conditions on the
-        indicator codes, ``"all"`` when unsegmented) plus ``label``, ``dimension`` and
-        ``segment_label`` (the conditions in Chinese).
+        Rows as :meth:`Scorecard.table` plus ``label``, ``dimension``, ``direction``
+        (``不利`` / ``有利``) and ``segment_label`` (``全部``: one card).
         """
-        rows = self.scorecard_.table(self.feature_names_)
+        rows = self.scorecard_.table(self.scored_names_)
         label = dict(zip(self.feature_names_, self.labels_, strict=True))
-        seg_label = dict(zip(self.scorecard_.segment_labels(self.feature_names_),
-                             self.segment_labels(), strict=True))
         for r in rows:
             name = r["feature"]
             r["label"] = label[name]
             dim = feature(name).dimension if name in FEATURE_INDEX else ""
-            r["dimension"] = DIMENSIONS.get(dim, "")
-            r["segment_label"] = seg_label[r["segment"]]
+            r["dimension"] = DIMENSIONS.get("compliance" if name in _FAILED_TESTS else dim, "")
+            d = INDICATORS[name].direction if name in INDICATORS else ""
+            r["direction"] = DIRECTION_LABELS.get(d, "")
+            r["segment_label"] = "全部"
         return rows
 
     def segment_labels(self) -> list[str]:
-        """Return each segment's conditions in Chinese (``["全部"]`` when unsegmented)."""
-        rule = self.scorecard_.segment_rule_
-        if rule is None:
-            return ["全部"]
-        return [rule.describe(s, self.labels_, or_missing=" 或缺失", conj=" 且 ", everything="全部")
-                for s in range(rule.n_segments)]
+        """Return each segment's conditions in Chinese (``["全部"]``: the card is one card)."""
+        return ["全部"]
 
     def to_csv(self, path: str | Path | None = None) -> str:
         """Return the scorecard table as CSV (code names), also written to ``path``."""
-        return self.scorecard_.to_csv(path, self.feature_names_)
+        return self.scorecard_.to_csv(path, self.scored_names_)
 
     # -- persistence ------------------------------------------------------------
     def metadata(self) -> persist.ModelMetadata:
@@ -457,10 +643,11 @@ class CreditModel:
             trained_from=self.trained_from_, trained_to=self.trained_to_,
             n_samples=self.n_samples_, n_positive=self.n_positive_,
             extra={"cutoffs": [float(c) for c in self.cutoffs_],
-                   "segments": self.scorecard_.segment_labels(self.feature_names_),
-                   "params": {k: (v if v is None or isinstance(v, int | float | str) else repr(v))
-                              for k, v in self.scorecard_.get_params().items()
-                              if k != "directions"}},
+                   "segments": ["all"],
+                   "scored": list(self.scored_names_),
+                   "directions": {n: INDICATORS[n].direction for n in self.feature_names_
+                                  if n in INDICATORS},
+                   "blend": bool(self.blend), "C": float(self.C)},
         )
 
     def save(self, stem: str | Path) -> Path:
@@ -484,6 +671,60 @@ class CreditModel:
         if not isinstance(model, cls):
             raise persist.ModelVersionError(f"{stem} does not hold a {cls.__name__}")
         return model
+
+
+# -- reasons --------------------------------------------------------------------
+#: Chinese names of the directions, as the points table shows them.
+DIRECTION_LABELS: dict[str, str] = {"adverse": "不利", "favourable": "有利", "neutral": "不计分"}
+
+#: An indicator costing fewer points than this is no reason.
+MIN_REASON_POINTS = 1.0
+
+
+def point_reasons(cols: np.ndarray, values: np.ndarray, lost: np.ndarray,
+                  names: Sequence[str]) -> list[list[dict[str, Any]]]:
+    """Pack per row the reasons ``cols`` names (``-1``: none), worst first.
+
+    Each reason: ``code`` (indicator), ``label`` (this entity's value in plain
+    Chinese, e.g. ``"近3年检查发现问题 2 次"``), ``indicator`` (the indicator's label),
+    ``value``, ``points_lost`` (rounded to 0.1) and ``detail`` (``"近3年检查发现问题 2 次
+    −38 分"``). Reasons under :data:`MIN_REASON_POINTS` are left out. Texts are built
+    once per distinct (indicator, value).
+    """
+    import gc
+
+    names = list(names)
+    cache: dict[tuple[int, float], tuple[str, str]] = {}
+
+    def text(c: int, v: float) -> tuple[str, str]:
+        key = (c, v)
+        hit = cache.get(key)
+        if hit is None:
+            name = names[c]
+            ind = INDICATORS.get(name)
+            label = feature(name).label if name in FEATURE_INDEX else name
+            hit = ((ind.describe(v) if ind is not None else f"{label} {v:g}"), label)
+            cache[key] = hit
+        return hit
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        out = []
+        for cr, vr, lr in zip(np.asarray(cols).tolist(), np.asarray(values).tolist(),
+                              np.round(lost, 1).tolist(), strict=True):
+            row = []
+            for c, v, pts in zip(cr, vr, lr, strict=True):
+                if c < 0 or pts < MIN_REASON_POINTS:
+                    continue
+                said, label = text(c, v)
+                row.append({"code": names[c], "label": said, "indicator": label, "value": v,
+                            "points_lost": pts, "detail": f"{said} −{pts:.0f} 分"})
+            out.append(row)
+        return out
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # -- validation on real data ----------------------------------------------------

@@ -29,12 +29,19 @@ POINTS: dict[str, tuple[float, float]] = {
     "annual_report_late_3y": (40.0, 120.0),
     "annual_report_missing": (80.0, 80.0),
     "inspection_problems_3y": (80.0, 240.0),
+    "last_inspection_problem": (40.0, 40.0),
     "warnings_confirmed_2y": (80.0, 160.0),
     "complaints_365d": (12.0, 120.0),
+    # failed sampling tests (监督抽检不合格), per failed batch
+    "tests_failed_3y_food": (60.0, 180.0),
+    "tests_failed_3y_drug": (60.0, 180.0),
+    "tests_failed_3y_product": (60.0, 180.0),
+    "tests_failed_3y_authenticity": (60.0, 180.0),
 }
 LABELS = {f.name: f.label for f in FEATURES}
-#: default target shares of the grades (A best)
-TARGET_SHARES = {"A": 0.25, "B": 0.55, "C": 0.15, "D": 0.05}
+#: default target shares of the grades (A best): the trained card's (DEFAULT_TARGET_SHARES
+#: of :mod:`risk_models.credit`), so grades do not jump when the first card is trained
+TARGET_SHARES = {"A": 0.30, "B": 0.50, "C": 0.15, "D": 0.05}
 
 
 class PriorScorecard:
@@ -56,11 +63,17 @@ class PriorScorecard:
         return np.clip(BASE_POINTS - self.points_lost(X).sum(axis=1), 0.0, 1000.0)
 
     def reasons(self, X: np.ndarray, top: int = 3) -> list[list[dict[str, object]]]:
+        """Per row, the records that cost it most points, with its values in plain Chinese
+        (:func:`risk_models.credit.point_reasons`)."""
+        from risk_models.credit import point_reasons
+
+        X = np.asarray(X, dtype=np.float64)
         lost = self.points_lost(X)
         order = np.argsort(-lost, axis=1, kind="stable")[:, :top]
         worst = np.take_along_axis(lost, order, axis=1)
-        names = list(POINTS)
-        return reason_dicts(np.where(worst > 0, order, -1), worst, names, [LABELS.get(n, n) for n in names])
+        cols = np.where(worst > 0, np.asarray(self._cols)[order], -1)
+        values = np.take_along_axis(X, np.maximum(cols, 0), axis=1)
+        return point_reasons(cols, values, worst, self.feature_names)
 
     def grade(self, X: np.ndarray, *, serious_violation: np.ndarray | None = None,
               abnormal_list: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[list[dict[str, object]]]]:

@@ -74,6 +74,9 @@ __all__ = [
 #: Allowed monotonic directions of a feature's event rate.
 DIRECTIONS = ("ascending", "descending", "auto")
 
+#: How a feature's missing bin gets its points (see :class:`Scorecard`).
+MISSING_POLICIES = ("fit", "neutral", "first")
+
 #: Label of the bin of missing values.
 MISSING_LABEL = "Missing"
 
@@ -181,7 +184,7 @@ def _weighted_spearman(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
 
 def _merge_monotone(
     edges: np.ndarray, ev: np.ndarray, ne: np.ndarray, ascending: bool, min_share: float,
-    total: float,
+    total: float, protected: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge adjacent pre-bins: drop empty ones, pool violators, enforce a minimum share.
 
@@ -189,9 +192,19 @@ def _merge_monotone(
     edge between them. Pooling adjacent violators (also ties, so the rates end
     strictly monotone) yields the finest monotone binning; merging two adjacent bins
     of a monotone sequence keeps it monotone, so the share pass cannot break it.
+
+    A ``protected`` edge (e.g. 1 for a count: "no record" vs "at least one") is never
+    deleted: the bins on either side are pooled and merged on their own side only, and
+    a side without any training row stays an empty bin of its own (its points then come
+    from the scorecard's prior, or equal its neighbour's). The event rates across the
+    protected edge may be out of order: the scorecard's sign bounds keep the points
+    monotone there.
     """
     bins = [[float(a), float(b)] for a, b in zip(ev, ne, strict=True)]
     cuts = list(edges)  # cuts[k] is the upper edge of bins[k]
+
+    def fixed(k: int) -> bool:  # may bins k and k + 1 not be merged?
+        return protected is not None and cuts[k] == protected
 
     def merge(k: int) -> None:  # bins k and k + 1
         bins[k][0] += bins[k + 1][0]
@@ -199,41 +212,58 @@ def _merge_monotone(
         del bins[k + 1]
         del cuts[k]
 
-    # empty pre-bins (quantile ties, zero weights) join their right neighbour
+    def size(b: list[float]) -> float:
+        return b[0] + b[1]
+
+    # empty pre-bins (quantile ties, zero weights) join a neighbour on their side
     k = 0
     while k < len(bins) and len(bins) > 1:
-        if bins[k][0] + bins[k][1] <= 0:
-            merge(k if k < len(bins) - 1 else k - 1)
+        if size(bins[k]) <= 0:
+            if k < len(bins) - 1 and not fixed(k):
+                merge(k)
+            elif k > 0 and not fixed(k - 1):
+                merge(k - 1)
+                k -= 1
+            else:
+                k += 1
         else:
             k += 1
 
     def rate(b: list[float]) -> float:
-        return b[0] / (b[0] + b[1])
+        return b[0] / size(b)
 
     def violates(a: list[float], b: list[float]) -> bool:
         return rate(a) >= rate(b) if ascending else rate(a) <= rate(b)
 
     k = 0
     while k < len(bins) - 1:
-        if violates(bins[k], bins[k + 1]):
+        if not fixed(k) and size(bins[k]) > 0 and size(bins[k + 1]) > 0 \
+                and violates(bins[k], bins[k + 1]):
             merge(k)
             k = max(k - 1, 0)
         else:
             k += 1
 
     while len(bins) > 1:
-        shares = [(b[0] + b[1]) / total for b in bins]
-        k = int(np.argmin(shares))
-        if shares[k] >= min_share:
+        shares = np.array([size(b) / total for b in bins])
+        done = True
+        for k in np.argsort(shares, kind="stable").tolist():
+            if shares[k] >= min_share:
+                break
+            left = k > 0 and not fixed(k - 1)
+            right = k < len(bins) - 1 and not fixed(k)
+            if not (left or right):
+                continue  # alone between protected edges: kept however small
+            if left and right:
+                dl = abs(rate(bins[k - 1]) - rate(bins[k])) if size(bins[k]) > 0 else 0.0
+                dr = abs(rate(bins[k + 1]) - rate(bins[k])) if size(bins[k]) > 0 else 0.0
+                merge(k - 1 if dl <= dr else k)
+            else:
+                merge(k - 1 if left else k)
+            done = False
             break
-        if k == 0:
-            merge(0)
-        elif k == len(bins) - 1:
-            merge(k - 1)
-        else:
-            left = abs(rate(bins[k - 1]) - rate(bins[k]))
-            right = abs(rate(bins[k + 1]) - rate(bins[k]))
-            merge(k - 1 if left <= right else k)
+        if done:
+            break
     arr = np.asarray(bins, dtype=np.float64).reshape(-1, 2)
     return np.asarray(cuts, dtype=np.float64), arr[:, 0], arr[:, 1]
 
@@ -265,7 +295,8 @@ def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
 
 
 def _check_binning_params(
-    *, max_prebins: Any, min_bin_share: Any, directions: Any, woe_smoothing: Any
+    *, max_prebins: Any, min_bin_share: Any, directions: Any, woe_smoothing: Any,
+    split_points: Any = None,
 ) -> None:
     if isinstance(max_prebins, bool) or not isinstance(max_prebins, int | np.integer):
         raise TypeError(f"max_prebins must be an int, got {type(max_prebins).__name__}")
@@ -285,6 +316,13 @@ def _check_binning_params(
         raise TypeError(f"woe_smoothing must be a float, got {type(woe_smoothing).__name__}")
     if woe_smoothing < 0:
         raise ValueError(f"woe_smoothing must be >= 0, got {woe_smoothing}")
+    if split_points is not None:
+        if isinstance(split_points, str) or not isinstance(split_points, Sequence):
+            raise TypeError("split_points must be None or a sequence, one entry per feature")
+        for v in split_points:
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
+                                  or not np.isfinite(v)):
+                raise ValueError(f"split_points entries must be None or finite numbers, got {v!r}")
 
 
 def _binary_target(y: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -325,6 +363,10 @@ class MonotoneBinner(TransformerMixin, BaseEstimator):
     woe_smoothing : float, default 0.5
         Pseudo-count added to the events and non-events of each bin when computing
         WoE, so that a bin without events has a finite WoE.
+    split_points : sequence of (float or None) or None, default None
+        Per feature, an edge that is always kept (never merged away), e.g. ``1`` for
+        a count or a 0/1 flag: "no record" and "at least one" stay two bins whatever
+        the training rows say, also when no training row has a record (an empty bin).
 
     Attributes
     ----------
@@ -349,11 +391,13 @@ class MonotoneBinner(TransformerMixin, BaseEstimator):
         min_bin_share: float = 0.05,
         directions: Sequence[str] | None = None,
         woe_smoothing: float = 0.5,
+        split_points: Sequence[float | None] | None = None,
     ) -> None:
         self.max_prebins = max_prebins
         self.min_bin_share = min_bin_share
         self.directions = directions
         self.woe_smoothing = woe_smoothing
+        self.split_points = split_points
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MonotoneBinner:
         """Learn the bins of every column of ``X`` against the binary ``y``.
@@ -383,6 +427,9 @@ class MonotoneBinner(TransformerMixin, BaseEstimator):
         dirs = list(self.directions) if self.directions is not None else ["auto"] * p
         if len(dirs) != p:
             raise ValueError(f"directions has {len(dirs)} entries, X has {p} features")
+        splits = list(self.split_points) if self.split_points is not None else [None] * p
+        if len(splits) != p:
+            raise ValueError(f"split_points has {len(splits)} entries, X has {p} features")
         total = sw.sum()
         out = []
         for j in range(p):
@@ -393,12 +440,16 @@ class MonotoneBinner(TransformerMixin, BaseEstimator):
             if direction == "auto":
                 direction = "descending" if _weighted_spearman(xo, yo, wo) < 0 else "ascending"
             edges = _weighted_edges(xo, wo, self.max_prebins)
+            split = None if splits[j] is None else float(splits[j])
+            if split is not None:
+                edges = np.union1d(edges, [split])
             b = np.searchsorted(edges, xo, side="right")
             k = len(edges) + 1
             ev = np.bincount(b, weights=wo * yo, minlength=k)
             ne = np.bincount(b, weights=wo * (1.0 - yo), minlength=k)
             edges, ev, ne = _merge_monotone(
-                edges, ev, ne, direction == "ascending", self.min_bin_share, total
+                edges, ev, ne, direction == "ascending", self.min_bin_share, total,
+                protected=split,
             )
             ev = np.append(ev, (sw[miss] * y01[miss]).sum())
             ne = np.append(ne, (sw[miss] * (1.0 - y01[miss])).sum())
@@ -485,21 +536,27 @@ MIN_SEGMENT_EVENTS = 20
 
 
 def _design(
-    bins: list[FeatureBins], usable: np.ndarray, encoding: str
-) -> tuple[sp.csr_matrix, list[tuple[float | None, float | None]], sp.csr_matrix]:
+    bins: list[FeatureBins], usable: np.ndarray, encoding: str,
+    missing: Sequence[str] | None = None, prior: Sequence[np.ndarray | None] | None = None,
+) -> tuple[sp.csr_matrix, list[tuple[float | None, float | None]], sp.csr_matrix, np.ndarray]:
     """Return how the coefficients make each bin's log-odds contribution.
 
     ``T @ coef`` gives the contribution of every bin (all features' bins
     concatenated, missing bin last per feature); ``bounds`` holds each coefficient's
-    bounds; the penalty is ``||P @ coef||² / (2 C)``.
+    bounds; the penalty is ``||P @ (coef - coef0)||² / (2 C)``, ``coef0`` the prior
+    coefficients (zeros without a prior).
 
     * ``"woe"``: one coefficient per feature, times the bin's WoE, bounded above by 0
       (a positive weight on WoE would reverse the monotone bin order).
     * ``"bins"``: per feature, one step per boundary between adjacent non-missing
       bins, ``>= 0`` in the feature's risk direction, so the contributions are
-      monotone by construction; plus a free contribution of the missing bin,
-      penalised towards the count-weighted mean of the non-missing bins (neutral:
-      an unseen missing bin ends exactly there).
+      monotone by construction; plus, with ``missing[j] == "fit"``, a free
+      contribution of the missing bin, penalised towards the count-weighted mean of
+      the non-missing bins (neutral: an unseen missing bin ends exactly there), or,
+      with ``"neutral"``, the missing bin held at that mean (no coefficient of its
+      own: it is never fitted on the rows that happen to be missing).
+      ``prior[j]``: the prior's contribution of each non-missing bin (log-odds); the
+      steps are shrunk towards its steps instead of towards 0.
     """
     t_rows: list[int] = []
     t_cols: list[int] = []
@@ -507,6 +564,7 @@ def _design(
     p_rows: list[int] = []
     p_cols: list[int] = []
     p_vals: list[float] = []
+    c0: list[float] = []
     bounds: list[tuple[float | None, float | None]] = []
     off = n_coef = n_pen = 0
 
@@ -515,13 +573,14 @@ def _design(
         p_cols.append(col)
         p_vals.append(value)
 
-    for fb, use in zip(bins, usable, strict=True):
+    for j, (fb, use) in enumerate(zip(bins, usable, strict=True)):
         n_bins = fb.n_bins
         if use and encoding == "woe":
             t_rows += range(off, off + n_bins)
             t_cols += [n_coef] * n_bins
             t_vals += fb.woe.tolist()
             bounds.append((None, 0.0))
+            c0.append(0.0)
             penalise(n_coef, 1.0, n_pen)
             n_coef += 1
             n_pen += 1
@@ -531,35 +590,55 @@ def _design(
             counts = fb.counts[:k]
             share = counts / counts.sum() if counts.sum() > 0 else np.full(k, 1.0 / k)
             tail = np.cumsum(share[::-1])[::-1]  # tail[m] = share of bins m..k-1
+            pri = None if prior is None else prior[j]
+            steps0 = (np.zeros(k - 1) if pri is None
+                      else np.clip(sign * np.diff(np.asarray(pri, dtype=np.float64)), 0.0, None))
             first = n_coef
             for m in range(1, k):  # step m raises bins m..k-1
                 t_rows += range(off + m, off + k)
                 t_cols += [n_coef] * (k - m)
                 t_vals += [sign] * (k - m)
                 bounds.append((0.0, None))
+                c0.append(float(steps0[m - 1]))
                 penalise(n_coef, 1.0, n_pen)
                 n_coef += 1
                 n_pen += 1
-            t_rows.append(off + k)
-            t_cols.append(n_coef)
-            t_vals.append(1.0)
-            bounds.append((None, None))
-            penalise(n_coef, 1.0, n_pen)
-            for m in range(1, k):  # minus the mean contribution of the non-missing bins
-                penalise(first + m - 1, -sign * tail[m], n_pen)
-            n_coef += 1
-            n_pen += 1
+            if missing is not None and missing[j] == "first":
+                pass  # the missing bin is the first bin's (no entry: contribution 0, as bin 0)
+            elif missing is not None and missing[j] == "neutral":
+                # the missing bin is the count-weighted mean of the others, by construction
+                for m in range(1, k):
+                    t_rows.append(off + k)
+                    t_cols.append(first + m - 1)
+                    t_vals.append(sign * tail[m])
+            else:
+                t_rows.append(off + k)
+                t_cols.append(n_coef)
+                t_vals.append(1.0)
+                bounds.append((None, None))
+                # its prior: the mean of the prior's non-missing bins (the penalty row is 0 there)
+                c0.append(float(sign * np.dot(tail[1:], steps0)))
+                penalise(n_coef, 1.0, n_pen)
+                for m in range(1, k):  # minus the mean contribution of the non-missing bins
+                    penalise(first + m - 1, -sign * tail[m], n_pen)
+                n_coef += 1
+                n_pen += 1
         off += n_bins
     T = sp.csr_matrix((t_vals, (t_rows, t_cols)), shape=(off, n_coef))
     P = sp.csr_matrix((p_vals, (p_rows, p_cols)), shape=(n_pen, n_coef))
-    return T, bounds, P
+    return T, bounds, P, np.asarray(c0, dtype=np.float64)
 
 
 def _fit_logit(
     idx: np.ndarray, y01: np.ndarray, sw: np.ndarray, T: sp.csr_matrix,
     bounds: list[tuple[float | None, float | None]], P: sp.csr_matrix, C: float,
+    c0: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Minimise ``sum_i w_i logloss_i + ||P c||² / (2 C)`` within ``bounds`` (L-BFGS-B).
+    """Minimise ``sum_i w_i logloss_i + ||P (c - c0)||² / (2 C)`` within ``bounds`` (L-BFGS-B).
+
+    ``c0`` (default 0) is the prior's coefficients: a Gaussian prior centred there, of
+    precision ``1 / C`` per coefficient. Its weight is fixed while the log-likelihood
+    grows with the rows, so the data take over as outcomes accumulate.
 
     ``idx`` holds each row's flat bin index per feature; the log-odds of row ``i``
     is ``b + sum_j (T @ c)[idx[i, j]]``. Returns the intercept ``b``, the per-bin
@@ -574,18 +653,19 @@ def _fit_logit(
     Dt = D.T.tocsr()
     Tt = T.T.tocsr()
     Q = (P.T @ P).tocsr() / C
+    prior = np.zeros(T.shape[1]) if c0 is None else np.asarray(c0, dtype=np.float64)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         b, c = theta[0], theta[1:]
         z = b + D @ (T @ c)
         r = sw * (expit(z) - y01)
-        pen = Q @ c
-        loss = float(np.dot(sw, np.logaddexp(0.0, z) - y01 * z) + 0.5 * c @ pen)
+        dc = c - prior
+        pen = Q @ dc
+        loss = float(np.dot(sw, np.logaddexp(0.0, z) - y01 * z) + 0.5 * dc @ pen)
         grad = np.concatenate([[r.sum()], Tt @ (Dt @ r) + pen])
         return loss / W, grad / W
 
-    x0 = np.zeros(1 + T.shape[1])
-    x0[0] = np.log(np.dot(sw, y01) / np.dot(sw, 1.0 - y01))
+    x0 = np.concatenate([[np.log(np.dot(sw, y01) / np.dot(sw, 1.0 - y01))], prior])
     # one BLAS thread: L-BFGS-B's small products are slower threaded (measured 30×)
     with threadpool_limits(limits=1, user_api="blas"):
         res = minimize(objective, x0, jac=True, method="L-BFGS-B",
@@ -785,8 +865,23 @@ class Scorecard(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    max_prebins, min_bin_share, directions, woe_smoothing
+    max_prebins, min_bin_share, directions, woe_smoothing, split_points
         Binning, see :class:`MonotoneBinner`.
+    missing : sequence of {"fit", "neutral"} or None, default None
+        Per feature, the points of its missing bin (``encoding="bins"``): ``"fit"``
+        (default) a free contribution penalised towards the count-weighted mean of the
+        other bins; ``"neutral"`` held exactly at that mean, never fitted on the rows
+        that happen to be missing (a row without the value is neither rewarded nor
+        punished); ``"first"`` the points of the first bin (for a record count: no
+        value recorded is no record).
+    prior_points : sequence of ((per, cap) or None) or None, default None
+        An expert card the fit is shrunk towards (``encoding="bins"`` only): per
+        feature, the points it takes off per unit of the value above 0 and its cap, or
+        None (prior effect 0). The steps between adjacent bins get a Gaussian prior
+        centred on the expert card's steps, of precision ``1 / C``: with few outcomes
+        the card stays near the expert card, and the data take over as outcomes
+        accumulate (the log-likelihood grows with the rows, the prior does not). Sign
+        bounds still apply: the blend keeps every feature's direction.
     encoding : {"bins", "woe"}, default "bins"
         How the logistic regression reads the bins. ``"bins"``: one coefficient per
         step between adjacent bins, bounded to the feature's risk direction, so each
@@ -849,6 +944,9 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         min_bin_share: float = 0.05,
         directions: Sequence[str] | None = None,
         woe_smoothing: float = 0.5,
+        split_points: Sequence[float | None] | None = None,
+        missing: Sequence[str] | None = None,
+        prior_points: Sequence[tuple[float, float] | None] | None = None,
         encoding: str = "bins",
         C: float = 1.0,
         min_iv: float = 0.0,
@@ -863,6 +961,9 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.min_bin_share = min_bin_share
         self.directions = directions
         self.woe_smoothing = woe_smoothing
+        self.split_points = split_points
+        self.missing = missing
+        self.prior_points = prior_points
         self.encoding = encoding
         self.C = C
         self.min_iv = min_iv
@@ -875,11 +976,33 @@ class Scorecard(ClassifierMixin, BaseEstimator):
 
     def _check_params(self, **params: Any) -> None:
         binning = {k: params.pop(k) for k in
-                   ("max_prebins", "min_bin_share", "directions", "woe_smoothing")}
+                   ("max_prebins", "min_bin_share", "directions", "woe_smoothing", "split_points")}
         _check_binning_params(**binning)
         encoding = params.pop("encoding")
         if encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+        missing = params.pop("missing")
+        if missing is not None:
+            if isinstance(missing, str) or not isinstance(missing, Sequence):
+                raise TypeError("missing must be None or a sequence of str, one per feature")
+            bad = [m for m in missing if m not in MISSING_POLICIES]
+            if bad:
+                raise ValueError(
+                    f"unknown missing policies {bad}; expected one of {MISSING_POLICIES}")
+        prior = params.pop("prior_points")
+        if prior is not None:
+            if isinstance(prior, str) or not isinstance(prior, Sequence):
+                raise TypeError("prior_points must be None or a sequence, one entry per feature")
+            for spec in prior:
+                if spec is None:
+                    continue
+                if (not isinstance(spec, Sequence) or len(spec) != 2
+                        or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                   and np.isfinite(v) and v >= 0 for v in spec)):
+                    raise ValueError(f"prior_points entries must be None or (per, cap) "
+                                     f"non-negative numbers, got {spec!r}")
+            if encoding != "bins":
+                raise ValueError('prior_points needs encoding="bins"')
         segment_by = params.pop("segment_by")
         if segment_by not in (None, "auto"):
             raise ValueError(f"segment_by must be None or 'auto', got {segment_by!r}")
@@ -924,9 +1047,10 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         X = _validate_X(self, X, reset=True)
         self.classes_, y01 = _binary_target(y, len(X))
         sw = _check_sample_weight(sample_weight, len(X))
-        if self.directions is not None and len(self.directions) != X.shape[1]:
-            raise ValueError(
-                f"directions has {len(self.directions)} entries, X has {X.shape[1]} features")
+        for name in ("directions", "split_points", "missing", "prior_points"):
+            value = getattr(self, name)
+            if value is not None and len(value) != X.shape[1]:
+                raise ValueError(f"{name} has {len(value)} entries, X has {X.shape[1]} features")
         candidate, self.segment_scores_ = None, None
         if self.segment_by == "auto":
             candidate, self.segment_scores_ = self._choose_segmentation(X, y01, sw)
@@ -945,14 +1069,18 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         binner = MonotoneBinner(
             max_prebins=self.max_prebins, min_bin_share=self.min_bin_share,
             directions=self.directions, woe_smoothing=self.woe_smoothing,
+            split_points=self.split_points,
         )
         binner.n_features_in_ = X.shape[1]
         binner.classes_ = self.classes_
         binner.bins_ = bins = binner._fit_bins(X, y01, sw)
         p = X.shape[1]
+        prior = self._prior_contributions(X, sw, bins)
         usable = np.array([
-            fb.iv >= self.min_iv and (fb.counts > 0).any() and np.ptp(fb.woe[fb.counts > 0]) > 0
-            for fb in bins], dtype=bool).reshape(p)
+            (prior[j] is not None and np.ptp(prior[j]) > 0)
+            or (fb.iv >= self.min_iv and (fb.counts > 0).any()
+                and np.ptp(fb.woe[fb.counts > 0]) > 0)
+            for j, fb in enumerate(bins)], dtype=bool).reshape(p)
         events, count = float(np.dot(sw, y01)), float(sw.sum())
         intercept = float(np.log(events / (count - events))) if 0 < events < count else 0.0
         contrib = np.zeros(sum(fb.n_bins for fb in bins))
@@ -961,15 +1089,17 @@ class Scorecard(ClassifierMixin, BaseEstimator):
             keep = sw > 0
             _, offsets = _flat([fb.woe for fb in bins])
             idx = _bin_indices(X[keep], bins) + offsets
-            T, bounds, P = _design(bins, usable, self.encoding)
-            intercept, contrib, c = _fit_logit(idx, y01[keep], sw[keep], T, bounds, P, self.C)
+            T, bounds, P, c0 = _design(bins, usable, self.encoding, self.missing, prior)
+            intercept, contrib, c = _fit_logit(idx, y01[keep], sw[keep], T, bounds, P, self.C, c0)
             if coef is not None:
                 coef[usable] = c
         logit, start = [], 0
         for fb in bins:
             v = contrib[start:start + fb.n_bins].copy()
             start += fb.n_bins
-            if self.encoding == "bins" and fb.counts[-1] <= 0 and fb.counts[:-1].sum() > 0:
+            if (self.encoding == "bins" and usable[len(logit)] and fb.counts[-1] <= 0
+                    and fb.counts[:-1].sum() > 0
+                    and (self.missing is None or self.missing[len(logit)] == "fit")):
                 # no missing value in training: the missing bin is neutral, exactly at the
                 # weighted mean (the penalty's optimum, up to the solver's tolerance)
                 v[-1] = np.dot(fb.counts[:-1], v[:-1]) / fb.counts[:-1].sum()
@@ -990,6 +1120,39 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         return CardSegment(binner=binner, logit=logit, intercept=intercept, points=points,
                            base_points=base_points, used=used, coef=coef, count=count,
                            events=events)
+
+    def _prior_contributions(
+        self, X: np.ndarray, sw: np.ndarray, bins: list[FeatureBins]
+    ) -> list[np.ndarray | None]:
+        """The prior card's log-odds contribution of each non-missing bin, per feature.
+
+        ``prior_points[j] = (per, cap)``: the prior takes ``min(per * max(x, 0), cap)``
+        points off a row, i.e. adds that divided by ``pdo / ln 2`` to its event
+        log-odds. A bin is represented by its training rows' weighted mean value (an
+        empty bin by its lower edge, an empty first bin by one unit below its upper edge).
+        """
+        if self.prior_points is None:
+            return [None] * len(bins)
+        factor = self.pdo / np.log(2.0)
+        out: list[np.ndarray | None] = []
+        for j, fb in enumerate(bins):
+            spec = self.prior_points[j]
+            if spec is None:
+                out.append(None)
+                continue
+            per, cap = float(spec[0]), float(spec[1])
+            x = X[:, j]
+            ok = ~np.isnan(x) & (sw > 0)
+            b = np.searchsorted(fb.edges, x[ok], side="right")
+            k = fb.n_bins - 1
+            wsum = np.bincount(b, weights=sw[ok], minlength=k)
+            xsum = np.bincount(b, weights=sw[ok] * x[ok], minlength=k)
+            # an empty bin at its lower edge; the first bin (no lower edge) one unit below
+            # its upper edge (for a count: 0, "no record")
+            lower = np.concatenate([[fb.edges[0] - 1.0 if len(fb.edges) else 0.0], fb.edges])
+            rep = np.where(wsum > 0, xsum / np.where(wsum > 0, wsum, 1.0), lower)
+            out.append(np.minimum(np.clip(rep, 0.0, None) * per, cap) / factor)
+        return out
 
     def _fit_segmented(
         self, candidate: tuple[int, float] | None, X: np.ndarray, y01: np.ndarray,
@@ -1056,6 +1219,9 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self._points_flat, _ = _flat_segments([s.points for s in segs])
         self._lost_flat, _ = _flat_segments([[pts.max() - pts for pts in s.points]
                                              for s in segs])
+        # the same without the missing bins: a value nobody recorded is no reason
+        self._lost_present_flat, _ = _flat_segments(
+            [[np.append(pts.max() - pts[:-1], 0.0) for pts in s.points] for s in segs])
         self._intercepts = np.array([s.intercept for s in segs])
         self._base_points = np.array([s.base_points for s in segs])
 
@@ -1131,7 +1297,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         total = base + self._points_flat[idx].sum(axis=1)
         return np.clip(total, SCORE_MIN, SCORE_MAX)
 
-    def reasons(self, X: Any, top: int = 3) -> ScoreReasons:
+    def reasons(self, X: Any, top: int = 3, *, present_only: bool = False) -> ScoreReasons:
         """Return, per row, the ``top`` features that cost the most points.
 
         A feature's cost is its best bin's points minus the row's bin's points, both
@@ -1142,19 +1308,22 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         top : int, default 3
+        present_only : bool, default False
+            Only features whose value the row has (a missing value is no reason).
 
         Returns
         -------
         ScoreReasons
         """
-        return self._reasons(self._indices(X)[1], top)
+        return self._reasons(self._indices(X)[1], top, present_only)
 
-    def score_with_reasons(self, X: Any, top: int = 3) -> tuple[np.ndarray, ScoreReasons]:
+    def score_with_reasons(self, X: Any, top: int = 3, *,
+                           present_only: bool = False) -> tuple[np.ndarray, ScoreReasons]:
         """Return :meth:`score` and :meth:`reasons` together, binning ``X`` once."""
         seg, idx = self._indices(X)
-        return self._points(seg, idx), self._reasons(idx, top)
+        return self._points(seg, idx), self._reasons(idx, top, present_only)
 
-    def _reasons(self, idx: np.ndarray, top: int) -> ScoreReasons:
+    def _reasons(self, idx: np.ndarray, top: int, present_only: bool = False) -> ScoreReasons:
         if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 0:
             raise ValueError(f"top must be a non-negative int, got {top!r}")
         n, p = idx.shape
@@ -1167,7 +1336,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         chunk = 250_000  # bounds the (rows × features) temporaries
         for s in range(0, n, chunk):
             r = rows[: min(chunk, n - s)]
-            lost = self._lost_flat[idx[s:s + chunk]]
+            lost = (self._lost_present_flat if present_only else self._lost_flat)[idx[s:s + chunk]]
             for t in range(k):  # k argmax passes: first maximum, so ties keep column order
                 col = np.argmax(lost, axis=1)
                 val = lost[r, col]

@@ -25,8 +25,8 @@ def train_cmd(until: dt.datetime | None) -> None:
     model = train_credit(db.session, until=(until.date() if until else dt.date.today()),
                          model_dir=current_app.config["MODEL_DIR"], actor="cli")
     if model is None:
-        raise click.ClickException(f"recorded outcomes too few to train (need {MIN_OUTCOMES}); "
-                                   "the published points table stays in use")
+        raise click.ClickException(f"需要至少 {MIN_OUTCOMES} 条检查结果，且既有发现问题的、也有未发现问题的，"
+                                   "才能训练评分卡；在此之前沿用公布的扣分表")
     click.echo("credit scorecard trained", err=True)
 
 

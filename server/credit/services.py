@@ -2,9 +2,10 @@
 
 Indicators are the credit-dimension columns of the feature frame (:mod:`server.risk.features`,
 bulk). The scorecard is :class:`risk_models.credit.CreditModel`, trained on the inspection
-outcomes recorded through the system (each joined to the snapshot taken before it);
-until enough outcomes exist the published points table
-(:class:`risk_models.credit_prior.PriorScorecard`) is used. Scores are written in bulk to
+outcomes recorded through the system (each joined to the snapshot taken before it) and
+shrunk toward the published points table (:class:`risk_models.credit_prior.PriorScorecard`):
+with few outcomes it stays close to the table, so it is trained as soon as both outcomes
+(a problem found, none found) are recorded; before that the table itself grades. Scores are written in bulk to
 ``credit_scores`` (grade history) and denormalised onto ``entities``.
 """
 
@@ -32,8 +33,10 @@ from server.risk.models import FeatureSnapshot, ModelVersion
 from server.tasks import feed
 
 log = logging.getLogger(__name__)
-#: Minimum recorded outcomes (and problems among them) before the scorecard is trained.
-MIN_OUTCOMES, MIN_PROBLEMS = 300, 30
+#: Minimum recorded outcomes (and problems among them) before the scorecard is trained. The
+#: trained card is blended with the published table (a prior that fades as outcomes
+#: accumulate), so no count is needed for stability: only both outcomes, to learn anything.
+MIN_OUTCOMES, MIN_PROBLEMS = 2, 1
 
 
 def credit_features() -> list[str]:
@@ -67,7 +70,7 @@ def train_credit(session: Session, *, until: dt.date, model_dir: str | Path, act
     """Fit the scorecard on recorded outcomes; return the model (``None`` if too few outcomes)."""
     names = credit_features()
     X, y = labelled_outcomes(session, names, until=until)
-    if len(y) < MIN_OUTCOMES or y.sum() < MIN_PROBLEMS:
+    if len(y) < MIN_OUTCOMES or y.sum() < MIN_PROBLEMS or y.sum() == len(y):
         return None
     from server.risk.features import load_snapshot
 
@@ -113,8 +116,10 @@ def scorecard_rows(model: Any) -> list[dict[str, Any]]:
         return list(model.table())
     from risk_models.credit_prior import BASE_POINTS, LABELS, POINTS
 
-    rows: list[dict[str, Any]] = [{"feature": "base", "label": "基础分", "bin": "", "points": BASE_POINTS, "cap": None}]
-    rows += [{"feature": k, "label": LABELS.get(k, k), "bin": "每次/每项", "points": -per, "cap": -cap}
+    rows: list[dict[str, Any]] = [{"feature": "base", "label": "基础分", "bin": "", "points": BASE_POINTS, "cap": None,
+                                   "direction": ""}]
+    rows += [{"feature": k, "label": LABELS.get(k, k), "bin": "每次/每项", "points": -per, "cap": -cap,
+              "direction": "不利"}
              for k, (per, cap) in POINTS.items()]
     return rows
 

@@ -307,7 +307,8 @@ def _ratio_ci(a: dict[str, Any], b: dict[str, Any]) -> list[float] | None:
 
 
 def _grade_rates(session: Session, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Hit rate per credit grade among the control round's inspections (grade at draw time)."""
+    """Hit rate per credit grade among the control round's inspections (grade at draw time),
+    with the entities holding each grade at the end of the run."""
     rows = session.execute(select(DrawnEntity.entity_id, DrawnEntity.stratum, DrawnEntity.round_id)).all()
     grade = {(r[2], r[0]): r[1] for r in rows}
     rid = dict(session.execute(select(Task.id, Task.round_id)).all())
@@ -319,7 +320,9 @@ def _grade_rates(session: Session, results: list[dict[str, Any]]) -> dict[str, A
         if g in out:
             out[g][0] += 1
             out[g][1] += int(r["problem"])
-    return {g: {"inspections": n, "problems": k, "hit_rate": round(k / n, 4) if n else None}
+    held = dict(session.execute(select(Entity.credit_grade, func.count()).group_by(Entity.credit_grade)).all())
+    return {g: {"entities": int(held.get(g, 0)), "inspections": n, "problems": k,
+                "hit_rate": round(k / n, 4) if n else None}
             for g, (n, k) in out.items()}
 
 

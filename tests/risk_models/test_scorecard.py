@@ -297,3 +297,64 @@ def test_score_with_reasons_matches(fitted):
     s, r = m.score_with_reasons(X, top=2)
     np.testing.assert_array_equal(s, m.score(X))
     np.testing.assert_array_equal(r.index, m.reasons(X, top=2).index)
+
+
+# -- protected splits, missing policies, prior points (issue 19 §2) -------------------
+def _flag_data(n: int = 4000, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    flag = (rng.random(n) < 0.03).astype(float)  # 3 %: under the 5 % minimum share
+    other = rng.normal(size=n)
+    # the flag's rows have *fewer* events: monotone pooling would merge them away
+    y = (rng.random(n) < np.where(flag > 0, 0.02, 0.15) * np.exp(0.3 * other)).astype(int)
+    return np.column_stack([flag, other]), y
+
+
+def test_a_protected_split_keeps_a_rare_flag_in_its_own_bin():
+    X, y = _flag_data()
+    merged = MonotoneBinner(directions=["ascending", "auto"]).fit(X, y)
+    assert merged.bins_[0].n_bins == 2  # main: one bin for "any value" (+ missing)
+    kept = MonotoneBinner(directions=["ascending", "auto"], split_points=[1.0, None]).fit(X, y)
+    fb = kept.bins_[0]
+    np.testing.assert_array_equal(fb.edges, [1.0])
+    assert fb.counts[1] == X[:, 0].sum()
+    # unseen in training: the bin is kept, empty
+    empty = MonotoneBinner(split_points=[1.0, None]).fit(np.column_stack([X[:, 0] * 0, X[:, 1]]), y)
+    assert empty.bins_[0].n_bins == 3 and empty.bins_[0].counts[1] == 0
+
+
+def test_prior_points_shrink_toward_an_expert_card_and_keep_the_sign():
+    X, y = _flag_data()
+    common = dict(directions=["ascending", "auto"], split_points=[1.0, None])
+
+    def step(card):
+        return card.points_[0][0] - card.points_[0][1]
+
+    plain = Scorecard(**common).fit(X, y)
+    assert step(plain) == pytest.approx(0.0, abs=1e-6)  # data say "fewer events": bound at 0
+    blended = [Scorecard(**common, prior_points=[(100.0, 100.0), None], C=0.1)
+               .fit(*_flag_data(n, 1)) for n in (400, 4000, 40000)]
+    steps = [step(c) for c in blended]
+    assert steps[0] > 30.0  # few rows: the expert card's penalty holds
+    assert steps[0] > steps[1] >= steps[2] >= 0.0  # fades as rows accumulate, never reversed
+    with pytest.raises(ValueError, match="encoding"):
+        Scorecard(encoding="woe", prior_points=[(1.0, 1.0), None]).fit(X, y)
+    with pytest.raises(ValueError, match="prior_points"):
+        Scorecard(prior_points=[(-1.0, 1.0), None]).fit(X, y)
+
+
+@pytest.mark.parametrize("policy", ["first", "neutral"])
+def test_missing_policies(policy):
+    X, y = _flag_data()
+    X = X.copy()
+    X[:400, 1] = np.nan
+    y = y.copy()
+    y[:400] = 1  # the missing rows happen to be bad: a fitted missing bin would punish them
+    card = Scorecard(directions=["ascending", "ascending"], missing=["fit", policy]).fit(X, y)
+    pts = card.points_[1]
+    fb = card.binner_.bins_[1]
+    if policy == "first":
+        assert pts[-1] == pytest.approx(pts[0])
+    else:
+        assert pts[-1] == pytest.approx(np.dot(fb.counts[:-1], pts[:-1]) / fb.counts[:-1].sum())
+    fitted = Scorecard(directions=["ascending", "ascending"]).fit(X, y)
+    assert fitted.points_[1][-1] < fitted.points_[1][:-1].min()  # the default punishes them

@@ -58,7 +58,8 @@ def test_credit_is_in_the_entity_profile_and_the_scorecard_is_exportable(graded,
 
 
 def _activate_trained_card(tmp_path: Path) -> object:
-    """A segmented CreditModel fitted on arrays and registered as the active credit model."""
+    """A CreditModel fitted on arrays (an interaction the one card cannot segment) and
+    registered as the active credit model."""
     from risk_models.credit import CREDIT_FEATURE_NAMES, CreditModel
     from server.risk.models import ModelVersion
 
@@ -101,7 +102,7 @@ def test_console_scorecard_page_cold_start_and_trained(graded, client, users, tm
     assert "credit.9" in html and "2025-01-01" in html
     assert f"A ≥ {model.cutoffs_[0]:.1f} 分" in html
     segments = model.segment_labels()
-    assert len(segments) > 1, "the interaction should have been segmented"
+    assert segments == ["全部"], "one card: segments could let an adverse record raise a score"
     for label in segments:
         assert str(escape(label)) in html
     assert html.count('id="table-points-') == len(segments)
@@ -126,3 +127,113 @@ def test_bin_labels_read_as_ranges(label, shown):
     from server.console.common import bin_range
 
     assert bin_range(label) == shown
+
+
+# -- issue 19 §2: a confirmed problem never raises an entity's credit ----------------------
+def _rectifying_card(tmp_path: Path, frame) -> object:
+    """The trap of the demo card: in the outcomes, inspected entities (and those whose last
+    inspection found a problem, since rectified) have *fewer* problems later. Registered as
+    the active credit model, trained on the province's own indicator rows."""
+    from risk_models.credit import CREDIT_FEATURE_NAMES, CreditModel
+    from server.risk.models import ModelVersion
+
+    rng = np.random.default_rng(5)
+    X = frame.matrix(list(CREDIT_FEATURE_NAMES)).copy()
+    X = np.concatenate([X] * 3)
+    n = len(X)
+    j = CREDIT_FEATURE_NAMES.index
+    inspected = rng.random(n) < 0.5
+    X[:, j("inspections_3y")] = np.where(inspected, rng.integers(1, 4, n), 0)
+    last = (rng.random(n) < 0.3).astype(float)
+    X[:, j("last_inspection_problem")] = np.where(inspected, last, np.nan)
+    X[:, j("inspection_problems_3y")] = np.where(inspected, last + (rng.random(n) < 0.2), 0)
+    X[:, j("days_since_inspection")] = np.where(inspected, rng.integers(30, 900, n), np.nan)
+    X[:, j("problem_rate_shrunk")] = np.where(inspected, 0.05 + 0.3 * last, 0.1)
+    logit = -1.6 - 0.9 * inspected - 0.8 * np.nan_to_num(X[:, j("last_inspection_problem")]) \
+        + 0.7 * X[:, j("penalties_3y")]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    model = CreditModel().fit(X[:313], y[:313], feature_names=CREDIT_FEATURE_NAMES, population=X)
+    path = tmp_path / "credit-rectifying"
+    model.save(path)
+    db.session.add(ModelVersion(name="credit", version="credit.7", trained_from=dt.date(2025, 1, 1),
+                                trained_to=dt.date(2025, 12, 31), n_samples=313, n_positive=int(y[:313].sum()),
+                                thresholds=[], metrics={}, path=str(path), active=True))
+    db.session.commit()
+    return model
+
+
+def _scores(ids: list[int], as_of: dt.date) -> dict[int, tuple[float, str, list]]:
+    rows = db.session.execute(select(CreditScore.entity_id, CreditScore.score, CreditScore.grade, CreditScore.reasons)
+                              .where(CreditScore.as_of == as_of, CreditScore.entity_id.in_(ids))).all()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+@pytest.mark.parametrize("card", ["published_table", "trained_on_313_outcomes"])
+def test_a_confirmed_problem_never_raises_the_score(graded, client, auth, users, runner, tmp_path, card):
+    """After a submission with a confirmed problem, ``shuangsui credit score`` lowers (never
+    raises) the entity's score: on the main branch it rose by 24.9 points."""
+    from factories import task
+
+    from server.auth.models import User
+    from server.inspections.services import form_items_for_task, receive_submission
+    from server.reference.models import FormTemplate
+    from server.simulation.answers import fill_form, submission_body
+    from server.tasks.models import Inspector
+
+    as_of = dt.date(2026, 11, 25)
+    if card == "trained_on_313_outcomes":
+        _rectifying_card(tmp_path, build_features(db.session, as_of))
+    companies = db.session.scalars(select(Entity).where(Entity.entity_type != "individual")
+                                   .order_by(Entity.id).offset(10).limit(2)).all()
+    ids = [e.id for e in companies]
+    result = runner.invoke(args=["credit", "score", "--as-of", as_of.isoformat()])
+    assert result.exit_code == 0, result.output
+    before = _scores(ids, as_of)
+    inspectors = [db.session.get(Inspector, users["inspector"].inspector_id),
+                  db.session.get(Inspector, users["inspector2"].inspector_id)]
+    user = db.session.get(User, users["inspector"].id)
+    rng = np.random.default_rng(0)
+    for e in companies:
+        t = task(inspectors, the_entity=e)
+        form = db.session.scalar(select(FormTemplate).where(FormTemplate.code == t.form_code,
+                                                            FormTemplate.current.is_(True)))
+        answers, attachments = fill_form(form_items_for_task(db.session, t, form), {"food_safety"}, seed=t.id)
+        sent = submission_body(t, form, answers, attachments, rng=rng, day=dt.date(2026, 11, 20), minutes=40,
+                               device_id="device-1")
+        outcome = receive_submission(db.session, user, sent)  # the handheld's service
+        assert outcome.result is not None and outcome.result.problem_found
+    result = runner.invoke(args=["credit", "score", "--as-of", as_of.isoformat()])
+    assert result.exit_code == 0, result.output
+    after = _scores(ids, as_of)
+    for eid in ids:
+        assert after[eid][0] < before[eid][0], (card, before[eid], after[eid])
+        assert "ABCD".index(after[eid][1]) >= "ABCD".index(before[eid][1])
+        said = [r["label"] for r in after[eid][2]]
+        assert any(s in ("近3年检查发现问题 1 次", "上次检查发现问题") for s in said), said
+        assert any(r.get("detail", "").endswith("分") for r in after[eid][2]), after[eid][2]
+
+
+def test_reasons_name_only_what_applies(graded, tmp_path):
+    """Never "个体工商户" for a company, never "上次检查发现问题" for an entity that never had
+    one (on the main branch: 1,018 and 757 entities of the demo)."""
+    as_of = TODAY
+    frame = build_features(db.session, as_of)
+    _rectifying_card(tmp_path, frame)
+    score_credit(db.session, frame)
+    individual = dict(db.session.execute(select(Entity.id, Entity.entity_type)).all())
+    rows = db.session.execute(select(CreditScore.entity_id, CreditScore.reasons)
+                              .where(CreditScore.as_of == as_of)).all()
+    assert len(rows) == 600
+    col = {n: frame.column(n) for n in ("last_inspection_problem", "is_individual")}
+    pos = {int(e): i for i, e in enumerate(frame.entity_ids)}
+    shown = 0
+    for eid, reasons in rows:
+        for r in reasons:
+            assert r["code"] not in ("is_individual", "inspections_3y", "days_since_inspection"), r
+            if r["code"] == "last_inspection_problem":
+                assert col["last_inspection_problem"][pos[eid]] == 1.0
+            if "points_lost" in r and r.get("detail"):
+                shown += 1
+                assert r["detail"].startswith(r["label"] + " −")
+        assert individual[eid] == "individual" or not any("个体工商户" in r["label"] for r in reasons)
+    assert shown > 100
