@@ -1,4 +1,4 @@
-"""The department that dispatched a warning keeps a read-only view of it.
+"""The department that dispatched a warning keeps a read-only view of it; licence number formats.
 
 Revision ID: 5e8a2d71c4b9
 Revises: c19a0e5b7d21
@@ -28,8 +28,10 @@ def upgrade():
         " WHERE t.warning_id = warnings.id AND t.to_state = 'dispatched' ORDER BY t.id LIMIT 1)"
         " WHERE department_code IS NOT NULL"
     )
+    op.add_column('licence_kinds', sa.Column('number_format', sa.String(length=200), nullable=True))
 
 
 def downgrade():
+    op.drop_column('licence_kinds', 'number_format')
     op.drop_index(op.f('ix_warnings_dispatched_from'), table_name='warnings')
     op.drop_column('warnings', 'dispatched_from')
