@@ -202,6 +202,8 @@ def entity_names(rng: np.random.Generator, btypes: np.ndarray, etypes: np.ndarra
     (杭州恒盛餐饮管理有限公司); a branch adds its county and 分公司.
     """
     n = len(btypes)
+    if n == 0:
+        return np.empty(0, dtype=object)
     regions = regions.astype(str)
     county = np.array([region_names.get(r, "") for r in regions], dtype=object)
     city = np.array([region_names.get(r[:4] + "00", "").removesuffix("市") for r in regions], dtype=object)
@@ -235,6 +237,8 @@ def entity_names(rng: np.random.Generator, btypes: np.ndarray, etypes: np.ndarra
 def street_addresses(rng: np.random.Generator, regions: np.ndarray, region_names: dict[str, str]) -> np.ndarray:
     """市 + 区/县 + street (2–4 character name + 路/街/大道/巷) + 号, sometimes 幢/室 or 商铺."""
     n = len(regions)
+    if n == 0:
+        return np.empty(0, dtype=object)
     regions = regions.astype(str)
     place = np.array([region_names.get(r[:4] + "00", "") + region_names.get(r, "") for r in regions], dtype=object)
     street = _pick(rng, STREET_NAMES, n)
@@ -253,6 +257,8 @@ def street_addresses(rng: np.random.Generator, regions: np.ndarray, region_names
 def phone_numbers(rng: np.random.Generator, regions: np.ndarray, landline_share: np.ndarray) -> np.ndarray:
     """Mobile numbers on allocated segments, or landlines with the city's area code (0571-8xxxxxxx)."""
     n = len(regions)
+    if n == 0:
+        return np.empty(0, dtype=object)
     prefix = _pick(rng, [str(p) for p in MOBILE_PREFIXES], n)
     mobile = prefix + np.char.zfill(rng.integers(0, 10**8, n).astype(str), 8).astype(object)
     city = np.array([r[:4] for r in regions.astype(str)], dtype=object)
@@ -290,6 +296,8 @@ def licence_numbers(rng: np.random.Generator, kinds: np.ndarray, regions: np.nda
     publish theirs. Sequences count up per kind and county in order of issue.
     """
     n = len(kinds)
+    if n == 0:
+        return np.empty(0, dtype=object)
     regions = regions.astype(str)
     year = pd.to_datetime(issued).year.to_numpy()
     province = np.array([PROVINCE_ABBREVIATION.get(r[:2], "浙") for r in regions], dtype=object)
