@@ -149,9 +149,13 @@ def warning_board() -> Any:
     )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     tab_args = {k: v for k, v in args.items() if k != "tab"}
+    api_args = dict(tab_args)
+    if tab is not None:  # the API names the tab by its filter
+        api_args["handed_over"] = "true" if tab == "handed_over" else "false"
     return render_template(
         "console/warnings.html",
         tab=tab,
+        api_args=api_args,
         tabs=TABS,
         tab_args=tab_args,
         rows=_rows(db.session, list(items)),

@@ -20,6 +20,7 @@ OPEN_WARNING_STATES = ("issued", "dispatched", "accepted", "in_handling", "overd
 def warning_summary(w: Warning) -> dict[str, Any]:
     from risk_models.base import LEVEL_NAMES
     from server.warnings.labels import model_label
+    from server.warnings.services import STATES
 
     return {
         "id": w.id,
@@ -29,6 +30,7 @@ def warning_summary(w: Warning) -> dict[str, Any]:
         "level_label": LEVEL_NAMES.get(w.level, w.level),
         "score": round(w.score, 4),
         "state": w.state,
+        "state_label": STATES.get(w.state, w.state),
         "issued_on": w.issued_on.isoformat(),
         "due_on": w.due_on.isoformat(),
         "reasons": w.reasons,

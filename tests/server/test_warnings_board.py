@@ -122,6 +122,10 @@ def test_console_handed_over_tab_and_read_only_detail(client, board):
     handed = client.get("/warnings?tab=handed_over").get_data(as_text=True)
     assert "已移交" in handed and f'href="/warnings/{wid}"' in handed
     assert "测试科室 330100-PRICE" in handed and "批量派发所选预警" not in handed
+    assert "handed_over=true" in handed  # the same list through the API
+    rows = client.get("/export/warnings.json?tab=handed_over").get_json()["rows"]
+    assert [(r["id"], r["state_label"], r["department_name"]) for r in rows] == [
+        (wid, "已派发", "测试科室 330100-PRICE")]
     detail = client.get(f"/warnings/{wid}")
     assert detail.status_code == 200
     page = detail.get_data(as_text=True)
