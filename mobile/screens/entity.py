@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from mobile.screens.base import BaseScreen, load_kv
@@ -9,7 +10,21 @@ from mobile.screens.widgets import Card, WrapLabel
 
 load_kv(__file__)
 
-_STATUS = {"valid": "有效", "expired": "已过期", "revoked": "已吊销", "suspended": "暂停"}
+_STATUS = {"valid": "有效", "expired": "已过期", "revoked": "已吊销", "suspended": "暂停", "cancelled": "已注销"}
+
+
+def licence_state(lic: dict[str, Any], today: dt.date | None = None) -> str:
+    """The licence's state today: a profile read offline days ago may say 有效 for a
+    licence whose validity has since ended — the dates decide, as on the server."""
+    status = str(lic.get("status") or "")
+    valid_to = lic.get("valid_to")
+    if status == "valid" and valid_to:
+        try:
+            if dt.date.fromisoformat(str(valid_to)) < (today or dt.date.today()):
+                return _STATUS["expired"]
+        except ValueError:
+            pass
+    return str(lic.get("status_label") or _STATUS.get(status, status))
 
 
 def profile_sections(p: dict[str, Any]) -> list[tuple[str, list[str]]]:
@@ -25,7 +40,7 @@ def profile_sections(p: dict[str, Any]) -> list[tuple[str, list[str]]]:
     ]
     licences = [
         f"{lic.get('kind_label')} {lic.get('number')}（{lic.get('valid_from')} 至 {lic.get('valid_to') or '长期'}，"
-        f"{_STATUS.get(lic.get('status'), lic.get('status'))}）"
+        f"{licence_state(lic)}）"
         for lic in p.get("licences") or []
     ] or ["无许可证记录"]
     credit = p.get("credit")

@@ -144,7 +144,9 @@ def _replicate(session: Any, copies: int, *, seed: int) -> None:
             raise RuntimeError("replicated USCC collides")
         cols["address"] = [f"{a}{c}幢" if a else a for a in cols["address"]]
         cols["phone"] = [
-            f"1{(int(p[1:]) + 7919 * c) % 10**10:010d}" if p else p for p in cols["phone"]
+            # keep the segment / area code, vary the subscriber digits
+            f"{p[:-4]}{(int(p[-4:]) + 7919 * c) % 10**4:04d}" if p and p[-4:].isdigit() else p
+            for p in cols["phone"]
         ]
         cols["legal_representative"] = [f"{r}{c}" if r else r for r in cols["legal_representative"]]
         bulk_insert(session, table, cols, len(base))

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,13 +23,29 @@ from server.extensions import db
 from server.reference.models import Department
 from server.risk.models import risk_scores
 from server.rounds.models import DrawnEntity, SamplingRound
-from server.tasks.models import CHANNELS, Task, TaskAssignment
+from server.tasks.models import CHANNELS, TASK_STATES, Task, TaskAssignment
 from server.tasks.services import inspector_workload
 from server.warnings import services as warnings
 from server.warnings.labels import model_label
 from server.warnings.models import Warning
+from server.workdays import calendar_from_config
 
 PER_PAGE = 50
+
+
+#: Board tabs of a supervisor with a department: its own and to-dispatch warnings, and
+#: those it dispatched to another department (已移交, read-only).
+TABS: dict[str, str] = {"mine": "本科室预警", "handed_over": "已移交"}
+
+
+def _tab(args: Mapping[str, str], user: Any) -> str | None:
+    """The board tab (``None`` for users without a department: no tabs, everything visible)."""
+    if user is None or not user.department_code or user.has_role("admin", "analyst"):
+        return None
+    tab = args.get("tab") or "mine"
+    if tab not in TABS:
+        raise Invalid(f"未知的看板页签“{tab}”，可选：" + "、".join(TABS.values()), field="tab")
+    return tab
 
 
 def _board_filters(args: Mapping[str, str]) -> dict[str, Any]:
@@ -46,13 +62,19 @@ def _board_filters(args: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _board(session: Session, filters: Mapping[str, Any]) -> Any:
+def _board(session: Session, filters: Mapping[str, Any], tab: str | None = None) -> Any:
     user = current_user()
     assert user is not None
-    return warnings.visible_to(user, warnings.board_query(**filters))
+    q = warnings.visible_to(user, warnings.board_query(**filters))
+    return warnings.handed_over_filter(user, q, None if tab is None else tab == "handed_over")
 
 
-def _rows(session: Session, items: list[Warning]) -> list[dict[str, Any]]:
+def _rows(session: Session, items: list[Warning], *, today: dt.date | None = None) -> list[dict[str, Any]]:
+    user = current_user()
+    today = today or dt.date.today()
+    calendar = calendar_from_config(current_app.config)
+    index = warnings.department_index(session)
+    names = warnings.department_names(session)
     entities = {
         e.id: e
         for e in session.scalars(select(Entity).where(Entity.id.in_({w.entity_id for w in items})))
@@ -60,6 +82,8 @@ def _rows(session: Session, items: list[Warning]) -> list[dict[str, Any]]:
     out = []
     for w in items:
         e = entities.get(w.entity_id)
+        sla = warnings.sla_status(w, today=today, calendar=calendar)
+        allowed = warnings.allowed_transitions(session, w, user, index=index)
         out.append(
             {
                 "id": w.id,
@@ -70,17 +94,27 @@ def _rows(session: Session, items: list[Warning]) -> list[dict[str, Any]]:
                 "model_label": model_label(w.model),
                 "model_version": w.model_version,
                 "level": w.level,
+                "level_label": LEVEL_NAMES.get(w.level, w.level),
                 "score": w.score,
                 "state": w.state,
                 "state_label": warnings.STATES.get(w.state, w.state),
                 "region_code": w.region_code,
                 "department_code": w.department_code,
+                "department_name": names.get(w.department_code or "", w.department_code or ""),
+                "dispatched_from": w.dispatched_from,
+                "dispatched_from_name": names.get(w.dispatched_from or "", w.dispatched_from or ""),
+                "handed_over": warnings.handed_over(w, user),
                 "issued_on": w.issued_on,
                 "due_on": w.due_on,
-                "overdue": w.overdue,
+                "overdue": sla["overdue"],
+                "working_days_left": sla["working_days_left"],
+                "handling": w.handling,
+                "handling_label": warnings.HANDLING.get(w.handling or "", ""),
                 "outcome": w.outcome,
                 "outcome_label": warnings.OUTCOMES.get(w.outcome or "", ""),
+                "handled_on": w.handled_on,
                 "reasons": w.reasons,
+                "allowed": allowed,
             }
         )
     return out
@@ -89,16 +123,18 @@ def _rows(session: Session, items: list[Warning]) -> list[dict[str, Any]]:
 @bp.get("/warnings")
 @roles_required(*OFFICE)
 def warning_board() -> Any:
+    user = current_user()
     filters = _board_filters(request.args)
+    tab = _tab(request.args, user)
     try:
         page = min(1_000_000, max(1, int(request.args.get("page", "1"))))  # an offset the database can hold
     except ValueError:
         page = 1
-    q = _board(db.session, filters)
+    q = _board(db.session, filters, tab)
     total = db.session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     items = db.session.scalars(q.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     open_q = (
-        _board(db.session, {**filters, "state": ",".join(warnings.OPEN_STATES)})
+        _board(db.session, {**filters, "state": ",".join(warnings.OPEN_STATES)}, tab)
         .order_by(None)
         .subquery()
     )
@@ -111,10 +147,17 @@ def warning_board() -> Any:
         )
         or 0
     )
-    user = current_user()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
+    tab_args = {k: v for k, v in args.items() if k != "tab"}
+    api_args = dict(tab_args)
+    if tab is not None:  # the API names the tab by its filter
+        api_args["handed_over"] = "true" if tab == "handed_over" else "false"
     return render_template(
         "console/warnings.html",
+        tab=tab,
+        api_args=api_args,
+        tabs=TABS,
+        tab_args=tab_args,
         rows=_rows(db.session, list(items)),
         total=total,
         page=page,
@@ -127,7 +170,7 @@ def warning_board() -> Any:
         model_label=model_label,
         levels=LEVEL_NAMES,
         states=warnings.STATES,
-        can_dispatch=bool(user and user.has_role(*DISPATCH)),
+        can_dispatch=bool(user and user.has_role(*DISPATCH)) and tab != "handed_over",
     )
 
 
@@ -201,7 +244,8 @@ def warning_detail(warning_id: int) -> Any:
         w=row,
         warning=w,
         tasks=tasks,
-        allowed=warnings.TRANSITIONS[w.state],
+        task_states=TASK_STATES,
+        allowed=row["allowed"],
         states=warnings.STATES,
         outcomes=warnings.OUTCOMES,
         handling=warnings.HANDLING,
@@ -335,7 +379,7 @@ def entity_page(uscc: str) -> Any:
 
 @table("warnings")
 def _export_warnings(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
-    q = _board(db.session, _board_filters(args))
+    q = _board(db.session, _board_filters(args), _tab(args, current_user()))
     rows = _rows(db.session, list(db.session.scalars(q.limit(50_000))))
     return rows, [
         "id",
@@ -344,15 +388,26 @@ def _export_warnings(args: Mapping[str, str]) -> tuple[list[dict[str, Any]], lis
         "credit_grade",
         "model",
         "model_version",
+        "model_label",
         "level",
+        "level_label",
         "score",
         "state",
+        "state_label",
         "region_code",
         "department_code",
+        "department_name",
+        "dispatched_from",
+        "dispatched_from_name",
         "issued_on",
         "due_on",
         "overdue",
+        "working_days_left",
+        "handling",
+        "handling_label",
         "outcome",
+        "outcome_label",
+        "handled_on",
     ]
 
 

@@ -51,6 +51,27 @@ class Entity(Base):
     licences: Mapped[list[Licence]] = relationship(back_populates="entity")
 
 
+#: A licence's state as people read it. ``status`` stores the licensing authority's
+#: decision (valid / suspended / revoked / cancelled); "expired" is never stored: it
+#: follows from the validity dates on the day the licence is looked at (a licence
+#: past its 有效期 is no longer valid whatever was recorded when it was issued).
+LICENCE_STATUSES: dict[str, str] = {
+    "valid": "有效",
+    "expired": "已过期",
+    "suspended": "暂停",
+    "revoked": "已吊销",
+    "cancelled": "已注销",
+}
+
+
+def licence_status(status: str, valid_from: dt.date | None, valid_to: dt.date | None, today: dt.date) -> str:
+    """The state of a licence on ``today``: the authority's decision, unless the dates
+    say it has lapsed (expired) — the one place that derivation lives."""
+    if status == "valid" and valid_to is not None and valid_to < today:
+        return "expired"
+    return status
+
+
 class Licence(Base):
     __tablename__ = "licences"
 
@@ -60,6 +81,11 @@ class Licence(Base):
     number: Mapped[str] = mapped_column(String(64))
     valid_from: Mapped[dt.date]
     valid_to: Mapped[dt.date | None]
-    status: Mapped[str] = mapped_column(String(16), default="valid")  # valid/revoked/cancelled
+    # the authority's decision: valid / suspended / revoked / cancelled (never "expired":
+    # see :func:`licence_status`)
+    status: Mapped[str] = mapped_column(String(16), default="valid")
 
     entity: Mapped[Entity] = relationship(back_populates="licences")
+
+    def status_on(self, today: dt.date) -> str:
+        return licence_status(self.status, self.valid_from, self.valid_to, today)

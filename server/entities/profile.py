@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.credit.models import CreditScore
-from server.entities.models import ENTITY_STATUSES, ENTITY_TYPES, Entity
+from server.entities.models import ENTITY_STATUSES, ENTITY_TYPES, LICENCE_STATUSES, Entity
 from server.inspections.models import InspectionResult
 from server.reference.models import Industry, LicenceKind, Region
 from server.warnings.models import Warning
@@ -19,6 +20,7 @@ OPEN_WARNING_STATES = ("issued", "dispatched", "accepted", "in_handling", "overd
 def warning_summary(w: Warning) -> dict[str, Any]:
     from risk_models.base import LEVEL_NAMES
     from server.warnings.labels import model_label
+    from server.warnings.services import STATES
 
     return {
         "id": w.id,
@@ -28,6 +30,7 @@ def warning_summary(w: Warning) -> dict[str, Any]:
         "level_label": LEVEL_NAMES.get(w.level, w.level),
         "score": round(w.score, 4),
         "state": w.state,
+        "state_label": STATES.get(w.state, w.state),
         "issued_on": w.issued_on.isoformat(),
         "due_on": w.due_on.isoformat(),
         "reasons": w.reasons,
@@ -56,7 +59,23 @@ def credit_summary(session: Session, entity: Entity) -> dict[str, Any] | None:
     }
 
 
-def entity_profile(session: Session, entity: Entity) -> dict[str, Any]:
+def licence_summary(lic: Any, kinds: dict[str, str], today: dt.date) -> dict[str, Any]:
+    """A licence as shown to people: its state on ``today`` follows its validity dates."""
+    status = lic.status_on(today)
+    return {
+        "kind": lic.kind,
+        "kind_label": kinds.get(lic.kind, lic.kind),
+        "number": lic.number,
+        "valid_from": lic.valid_from.isoformat(),
+        "valid_to": lic.valid_to.isoformat() if lic.valid_to else None,
+        "status": status,
+        "status_label": LICENCE_STATUSES.get(status, status),
+        "valid": status == "valid" and lic.valid_from <= today,
+    }
+
+
+def entity_profile(session: Session, entity: Entity, *, today: dt.date | None = None) -> dict[str, Any]:
+    today = today or dt.date.today()
     region = session.get(Region, entity.region_code)
     industry = session.get(Industry, entity.industry_code)
     kinds = {k.code: k.name for k in session.scalars(select(LicenceKind))}
@@ -87,17 +106,7 @@ def entity_profile(session: Session, entity: Entity) -> dict[str, Any]:
         "status_label": ENTITY_STATUSES.get(entity.status, entity.status),
         "region": {"code": entity.region_code, "name": region.name if region else None},
         "industry": {"code": entity.industry_code, "name": industry.name if industry else None},
-        "licences": [
-            {
-                "kind": lic.kind,
-                "kind_label": kinds.get(lic.kind, lic.kind),
-                "number": lic.number,
-                "valid_from": lic.valid_from.isoformat(),
-                "valid_to": lic.valid_to.isoformat() if lic.valid_to else None,
-                "status": lic.status,
-            }
-            for lic in entity.licences
-        ],
+        "licences": [licence_summary(lic, kinds, today) for lic in entity.licences],
         "credit": credit_summary(session, entity),
         "open_warnings": [warning_summary(w) for w in warnings],
         "inspections": [

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ class LicenceKind:
     code: str
     name: str
     validity_years: int | None
+    #: Regular expression every number of this kind matches (its issuing rules' format).
+    number_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,10 +191,15 @@ def load_reference(data_dir: Path) -> ReferenceData:
     out.industries = [Industry(r["code"], r["name"], r["level"], r["parent_code"] or None)
                       for _, r in _rows(ref_dir / "industries.csv", ("code", "name", "level", "parent_code"))]
     industry_codes = _unique("industries.csv", [i.code for i in out.industries])
-    out.licence_kinds = [
-        LicenceKind(r["code"], r["name"], int(r["validity_years"]) if r["validity_years"] else None)
-        for _, r in _rows(ref_dir / "licence_kinds.csv", ("code", "name", "validity_years"))
-    ]
+    out.licence_kinds = []
+    for line, r in _rows(ref_dir / "licence_kinds.csv", ("code", "name", "validity_years", "format")):
+        try:
+            re.compile(r["format"])
+        except re.error as exc:
+            raise ReferenceDataError(f"licence_kinds.csv:{line}: format is not a valid pattern ({exc})") from None
+        out.licence_kinds.append(LicenceKind(r["code"], r["name"],
+                                             int(r["validity_years"]) if r["validity_years"] else None,
+                                             r["format"] or None))
     licence_codes = _unique("licence_kinds.csv", [k.code for k in out.licence_kinds])
     for line, r in _rows(ref_dir / "business_types.csv", ("code", "name", "industries", "required_licence", "form")):
         industries = tuple(i for i in r["industries"].split("|") if i)

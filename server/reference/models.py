@@ -45,6 +45,8 @@ class LicenceKind(Base):
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[name_t]
     validity_years: Mapped[int | None]
+    # Pattern every number of this kind matches (data/reference/licence_kinds.csv ``format``).
+    number_format: Mapped[str | None] = mapped_column(String(200))
 
 
 class Department(Base):

@@ -59,7 +59,8 @@ def load_parsed_reference(session: Session, ref: Any, *, actor: str = "system") 
     counts["industries"] = len(ref.industries)
     for k in ref.licence_kinds:
         _upsert(session, LicenceKind, {"code": k.code}, {"name": k.name,
-                                                         "validity_years": _get(k, "validity_years")})
+                                                         "validity_years": _get(k, "validity_years"),
+                                                         "number_format": _get(k, "number_format")})
     counts["licence_kinds"] = len(ref.licence_kinds)
     for b in ref.business_types:
         _upsert(session, BusinessType, {"code": b.code}, {

@@ -68,16 +68,73 @@ BUSINESS_MIX: dict[str, float] = {
 #: Relative size of each city (market entities), for drawing regions.
 CITY_WEIGHT = {"3301": 0.22, "3302": 0.16, "3303": 0.15, "3304": 0.08, "3305": 0.05, "3306": 0.09,
                "3307": 0.12, "3308": 0.03, "3309": 0.02, "3310": 0.06, "3311": 0.02}
-NAME_WORDS = list("华兴鑫源恒盛泰达丰瑞祥和顺宏昌隆福康新安通利德美嘉佳乐欣荣信诚远航明辉晨阳光海天云")
-NAME_SUFFIX = {
-    "catering": ("餐饮店", "饭店", "小吃店", "餐饮管理有限公司"), "food_retail": ("食品商行", "超市", "副食品店"),
-    "food_production": ("食品有限公司", "食品厂"), "pharmacy": ("大药房", "医药连锁有限公司", "药店"),
-    "medical_device": ("医疗器械有限公司",), "special_equipment_user": ("大酒店", "物业管理有限公司"),
-    "manufacturer": ("电器有限公司", "服饰有限公司", "玩具厂", "照明科技有限公司"),
-    "ecommerce": ("电子商务有限公司", "网店"), "prepaid": ("美容美发店", "健身俱乐部", "教育培训中心"),
-    "advertising": ("广告传媒有限公司",), "fuel_station": ("加油站",), "general_retail": ("百货商行", "便利店", "日用品店"),
+# ------------------------------------------------------------------ what registers see
+# Names follow 企业名称登记管理规定 (2020) 第六条 (行政区划 + 字号 + 行业或经营特点 +
+# 组织形式) for companies, and 个体工商户名称登记管理办法 第六、七条 for individual
+# businesses: the county (区/县/市) + 字号 + 行业 + 组织形式, where the 组织形式 is
+# 店/馆/部/行/厂/坊/中心/工作室… and never 企业/公司 (第十条) — so no 个体工商户 is
+# called "…有限公司".
+TRADE_NAME_CHARS = list("华兴鑫源恒盛泰达丰瑞祥和顺宏昌隆福康新安通利德美嘉佳乐欣荣信诚远航明辉晨阳光海天云"
+                        "金银宝鼎汇聚创博联合众益腾飞悦宜家惠民友邦永正君越锦绣春秋百川万方")
+#: Business type → (行业 + 组织形式) endings of an individual business (个体工商户).
+INDIVIDUAL_ENDINGS: dict[str, tuple[str, ...]] = {
+    "catering": ("小吃店", "面馆", "餐馆", "饭店", "快餐店", "饮品店", "烧烤店"),
+    "food_retail": ("便利店", "副食品店", "食品商行", "超市", "水果店", "粮油店"),
+    "food_production": ("食品加工坊", "豆制品厂", "糕点坊"),
+    "pharmacy": ("药店", "大药房"),
+    "medical_device": ("医疗器械商行", "医疗器械经营部"),
+    "special_equipment_user": ("宾馆", "旅馆"),
+    "manufacturer": ("服装加工厂", "五金加工厂", "塑料制品厂"),
+    "ecommerce": ("电子商务商行", "网络商行", "电商服务部"),
+    "prepaid": ("美发店", "理发店", "美容工作室", "健身工作室", "培训中心"),
+    "advertising": ("图文广告部", "广告工作室"),
+    "fuel_station": ("加油站",),
+    "general_retail": ("便利店", "百货商店", "日用品店", "五金店", "百货商行"),
 }
-ROADS = list("文三中山解放人民建设东风胜利和平新华友谊")
+#: Business type → 行业 (or 经营特点) words of a company's name, before its 组织形式.
+COMPANY_TRADES: dict[str, tuple[str, ...]] = {
+    "catering": ("餐饮管理", "餐饮", "餐饮服务"),
+    "food_retail": ("超市", "食品", "商贸"),
+    "food_production": ("食品", "食品科技", "食品工业"),
+    "pharmacy": ("大药房", "医药连锁", "医药"),
+    "medical_device": ("医疗器械", "医疗科技"),
+    "special_equipment_user": ("酒店管理", "物业管理", "商业管理"),
+    "manufacturer": ("电器", "服饰", "玩具", "照明科技", "机械制造"),
+    "ecommerce": ("电子商务", "网络科技"),
+    "prepaid": ("健身服务", "教育科技", "美容美发"),
+    "advertising": ("广告传媒", "文化传媒"),
+    "fuel_station": ("石油销售", "能源"),
+    "general_retail": ("商贸", "百货", "贸易"),
+}
+#: Entity type → 组织形式 endings of a company name (公司法, 合伙企业法 第十五条).
+COMPANY_FORMS: dict[str, tuple[str, ...]] = {
+    "company": ("有限公司", "有限责任公司"),
+    "joint_stock": ("股份有限公司",),
+    "partnership": ("合伙企业（有限合伙）", "合伙企业（普通合伙）"),
+    "branch": ("有限公司",),
+}
+#: Street names (2–4 characters) and the kinds of street they name.
+STREET_NAMES = ("文三", "文二", "中山", "解放", "人民", "建设", "东风", "胜利", "和平", "新华", "友谊", "延安",
+                "凤起", "庆春", "莫干山", "天目山", "体育场", "环城北", "湖墅南", "古墩", "学院", "教工", "江南",
+                "滨盛", "江晖", "钱江", "长江", "黄河", "振兴", "光明", "青年", "府前", "北山", "南山", "湖滨",
+                "凤凰", "兴业", "工业", "创业", "科技", "金沙", "望江", "秋涛", "清泰", "平海", "武林", "学士",
+                "中河", "东新", "新塘", "世纪", "开元", "文化", "商城", "育才", "沿江", "朝阳", "迎宾", "丰收",
+                "解放东", "人民西", "中山北", "建设南", "工业园", "金融港", "高新技术")
+STREET_KINDS = (("路", 0.62), ("街", 0.18), ("大道", 0.08), ("巷", 0.12))
+#: Allocated mobile number segments (工业和信息化部 号段), by the three operators and 广电.
+MOBILE_PREFIXES = (130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155, 156, 157,
+                   158, 159, 166, 170, 171, 173, 175, 176, 177, 178, 180, 181, 182, 183, 184, 185, 186, 187,
+                   188, 189, 190, 191, 192, 193, 195, 196, 197, 198, 199)
+#: City → (long-distance area code, digits of a local number, 浙 licence-plate letter, one-character abbreviation).
+CITY_PHONE = {"3301": ("0571", 8, "A", "杭"), "3302": ("0574", 8, "B", "甬"), "3303": ("0577", 8, "C", "温"),
+              "3304": ("0573", 8, "F", "嘉"), "3305": ("0572", 7, "E", "湖"), "3306": ("0575", 8, "D", "绍"),
+              "3307": ("0579", 8, "G", "金"), "3308": ("0570", 7, "H", "衢"), "3309": ("0580", 7, "L", "舟"),
+              "3310": ("0576", 8, "J", "台"), "3311": ("0578", 7, "K", "丽")}
+PROVINCE_ABBREVIATION = {"11": "京", "12": "津", "13": "冀", "14": "晋", "15": "蒙", "21": "辽", "22": "吉",
+                         "23": "黑", "31": "沪", "32": "苏", "33": "浙", "34": "皖", "35": "闽", "36": "赣",
+                         "37": "鲁", "41": "豫", "42": "鄂", "43": "湘", "44": "粤", "45": "桂", "46": "琼",
+                         "50": "渝", "51": "川", "52": "贵", "53": "云", "54": "藏", "61": "陕", "62": "甘",
+                         "63": "青", "64": "宁", "65": "新"}
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭")
 GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华")
 CLEAN_ADS = ("新店开业，欢迎惠顾", "本周特价，满100减10", "品质保证，售后无忧", "新品上市，欢迎选购",
@@ -111,6 +168,180 @@ class ProvinceConfig:
     detection: float = 0.9
     general_sd: float = 1.0
     domain_sd: float = 0.9
+
+
+def _pick(rng: np.random.Generator, options: Any, n: int) -> np.ndarray:
+    opts = np.asarray(options, dtype=object)
+    return opts[rng.integers(0, len(opts), n)]
+
+
+def _pick_per(rng: np.random.Generator, table: dict[str, tuple[str, ...]], keys: np.ndarray) -> np.ndarray:
+    """For each key, one option of ``table[key]`` (uniform), vectorised over the keys."""
+    u = rng.random(len(keys))
+    out = np.empty(len(keys), dtype=object)
+    for key, options in table.items():
+        rows = np.flatnonzero(keys == key)
+        if len(rows):
+            out[rows] = np.asarray(options, dtype=object)[(u[rows] * len(options)).astype(int)]
+    return out
+
+
+def _trade_names(rng: np.random.Generator, n: int, length: np.ndarray) -> np.ndarray:
+    chars = np.asarray(TRADE_NAME_CHARS, dtype=object)
+    idx = rng.integers(0, len(chars), (n, 3))
+    two = chars[idx[:, 0]] + chars[idx[:, 1]]
+    return np.where(length == 3, two + chars[idx[:, 2]], two)
+
+
+def entity_names(rng: np.random.Generator, btypes: np.ndarray, etypes: np.ndarray, regions: np.ndarray,
+                 region_names: dict[str, str]) -> np.ndarray:
+    """Registered names: 行政区划 + 字号 + 行业 + 组织形式, unique within the province.
+
+    个体工商户: county name + 字号 + an ending of :data:`INDIVIDUAL_ENDINGS` (西湖区鑫源小吃店);
+    companies: city name without 市 + 字号 + 行业 + 有限公司 / 有限责任公司 / 股份有限公司
+    (杭州恒盛餐饮管理有限公司); a branch adds its county and 分公司.
+    """
+    n = len(btypes)
+    if n == 0:
+        return np.empty(0, dtype=object)
+    regions = regions.astype(str)
+    county = np.array([region_names.get(r, "") for r in regions], dtype=object)
+    city = np.array([region_names.get(r[:4] + "00", "").removesuffix("市") for r in regions], dtype=object)
+    individual = etypes == "individual"
+    ending = _pick_per(rng, INDIVIDUAL_ENDINGS, btypes)
+    trade = _pick_per(rng, COMPANY_TRADES, btypes)
+    form = _pick_per(rng, COMPANY_FORMS, np.where(individual, "company", etypes))
+    # a family-style 字号 (张记, 老王) for some individual businesses
+    family = individual & (rng.random(n) < 0.25)
+    surname = _pick(rng, SURNAMES, n)
+    family_mark = np.where(rng.random(n) < 0.5, surname + "记", "老" + surname)
+    branch_of = np.array([c[:-1] if len(c) > 2 and c[-1] in "区县市" else c for c in county],
+                         dtype=object)
+    names = np.empty(n, dtype=object)
+    todo = np.arange(n)
+    for attempt in range(8):  # names are unique per registration area: redraw a duplicate's 字号
+        length = np.where(rng.random(len(todo)) < 0.2 + 0.1 * attempt, 3, 2)
+        word = _trade_names(rng, len(todo), length)
+        word = np.where(family[todo] & (attempt == 0), family_mark[todo], word)
+        ind = individual[todo]
+        company = city[todo] + word + trade[todo] + form[todo]
+        company = np.where(etypes[todo] == "branch", company + branch_of[todo] + "分公司", company)
+        names[todo] = np.where(ind, county[todo] + word + ending[todo], company)
+        dup = pd.Series(names).duplicated(keep="first").to_numpy()
+        todo = np.flatnonzero(dup)
+        if not len(todo):
+            break
+    return names
+
+
+def street_addresses(rng: np.random.Generator, regions: np.ndarray, region_names: dict[str, str]) -> np.ndarray:
+    """市 + 区/县 + street (2–4 character name + 路/街/大道/巷) + 号, sometimes 幢/室 or 商铺."""
+    n = len(regions)
+    if n == 0:
+        return np.empty(0, dtype=object)
+    regions = regions.astype(str)
+    place = np.array([region_names.get(r[:4] + "00", "") + region_names.get(r, "") for r in regions], dtype=object)
+    street = _pick(rng, STREET_NAMES, n)
+    kinds, weights = zip(*STREET_KINDS, strict=True)
+    kind = np.asarray(kinds, dtype=object)[rng.choice(len(kinds), n, p=np.asarray(weights) / sum(weights))]
+    lane = kind == "巷"
+    number = np.where(lane, rng.integers(1, 80, n), rng.integers(1, 1200, n)).astype(str).astype(object)
+    room = rng.random(n)
+    floor, unit = rng.integers(1, 25, n), rng.integers(1, 12, n)
+    detail = np.where(room < 0.30, rng.integers(1, 12, n).astype(str).astype(object) + "幢"
+                      + floor.astype(str).astype(object) + np.char.zfill(unit.astype(str), 2).astype(object) + "室",
+                      np.where(room < 0.45, "1层" + rng.integers(101, 120, n).astype(str).astype(object) + "商铺", ""))
+    return place + street + kind + number + "号" + detail
+
+
+def phone_numbers(rng: np.random.Generator, regions: np.ndarray, landline_share: np.ndarray) -> np.ndarray:
+    """Mobile numbers on allocated segments, or landlines with the city's area code (0571-8xxxxxxx)."""
+    n = len(regions)
+    if n == 0:
+        return np.empty(0, dtype=object)
+    prefix = _pick(rng, [str(p) for p in MOBILE_PREFIXES], n)
+    mobile = prefix + np.char.zfill(rng.integers(0, 10**8, n).astype(str), 8).astype(object)
+    city = np.array([r[:4] for r in regions.astype(str)], dtype=object)
+    area = np.array([CITY_PHONE.get(c, ("0571", 8, "A", "杭"))[0] for c in city], dtype=object)
+    digits = np.array([CITY_PHONE.get(c, ("0571", 8, "A", "杭"))[1] for c in city])
+    local = rng.integers(2, 9, n) * 10 ** (digits - 1) + rng.integers(0, 10**7, n) % 10 ** (digits - 1)
+    landline = area + "-" + local.astype(str).astype(object)
+    return np.where(rng.random(n) < landline_share, landline, mobile)
+
+
+def iso7064_mod11_10(digits: str) -> str:
+    """Check digit of GB/T 17710-2008 (ISO 7064) MOD 11,10 over ``digits``."""
+    p = 10
+    for d in digits:
+        s = (p + int(d)) % 10 or 10
+        p = (2 * s) % 11
+    return str((11 - p) % 10)
+
+
+def licence_numbers(rng: np.random.Generator, kinds: np.ndarray, regions: np.ndarray, btypes: np.ndarray,
+                    etypes: np.ndarray, issued: np.ndarray) -> np.ndarray:
+    """Licence numbers in each kind's issuing format (data/reference/licence_kinds.csv ``format``).
+
+    - 食品经营许可证 (食品经营许可和备案管理办法): JY + 主体业态 (1 食品销售, 2 餐饮服务) +
+      6-digit county code + 6-digit sequence + check digit;
+    - 食品生产许可证 (食品生产许可管理办法): SC + 3-digit food category (1 + 类别 01–31) +
+      6-digit county code + 4-digit sequence + check digit;
+    - 药品经营许可证: 省份简称 + 分类代码 (C 零售; A 法人 / B 非法人) + 4-digit area code
+      + 5-digit sequence (浙CA5710…);
+    - 第三类医疗器械经营许可证: 省 + 市简称 + 药监械经营许 + year + 4-digit sequence + 号;
+    - 全国工业产品生产许可证: XK + 行业 (2) - 产品 (3) - 企业 (5);
+    - 特种设备使用登记证 (TSG 08-2017): 设备类别简称 + 品种代码 + 省 + 市代号 + 5-digit
+      sequence + (2-digit year).
+    The check digit (GB/T 17710 MOD 11,10) is this system's choice: the rules do not
+    publish theirs. Sequences count up per kind and county in order of issue.
+    """
+    n = len(kinds)
+    if n == 0:
+        return np.empty(0, dtype=object)
+    regions = regions.astype(str)
+    year = pd.to_datetime(issued).year.to_numpy()
+    province = np.array([PROVINCE_ABBREVIATION.get(r[:2], "浙") for r in regions], dtype=object)
+    city = [CITY_PHONE.get(r[:4], ("0571", 8, "A", "杭")) for r in regions]
+    category = rng.integers(1, 32, n)
+    # the part before the sequence number (what the issuing authority numbers within)
+    prefix = np.empty(n, dtype=object)
+    width = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        k, r = kinds[i], regions[i]
+        if k == "food_business":
+            prefix[i], width[i] = "JY" + ("2" if btypes[i] == "catering" else "1") + r, 6
+        elif k == "food_production":
+            prefix[i], width[i] = f"SC1{int(category[i]):02d}{r}", 4
+        elif k == "drug_retail":
+            prefix[i], width[i] = (f"{province[i]}C{'B' if etypes[i] == 'branch' else 'A'}"
+                                   f"{city[i][0][1:]}{int(r[-2:]) % 10}"), 5
+        elif k == "device_business":
+            prefix[i], width[i] = f"{province[i]}{city[i][3]}药监械经营许{year[i]}", 4
+        elif k == "industrial_product":
+            prefix[i], width[i] = f"XK{int(category[i]) % 30 + 1:02d}-{100 + int(category[i]) * 7:03d}-", 5
+        elif k == "special_equipment_use":
+            prefix[i], width[i] = f"梯11{province[i]}{city[i][2]}", 5
+        else:  # a kind without a known format: authority, kind, county
+            prefix[i], width[i] = f"{province[i]}{k[:2].upper()}{r}", 6
+    # sequences count up in order of issue within each prefix, from where the authority stood
+    frame = pd.DataFrame({"prefix": prefix, "issued": issued})
+    group = frame.groupby("prefix", sort=True)
+    seq = frame.sort_values("issued", kind="stable").groupby("prefix").cumcount().sort_index().to_numpy()
+    base = rng.integers(1, 400, group.ngroups)[group.ngroup().to_numpy()]
+    seq = seq + base
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        k, w = kinds[i], int(width[i])
+        number = f"{prefix[i]}{int(seq[i]) % 10**w:0{w}d}"
+        if k in ("food_business", "food_production"):
+            out[i] = number + iso7064_mod11_10(number[2:])
+        elif k == "device_business":
+            out[i] = number + "号"
+        elif k == "special_equipment_use":
+            out[i] = f"{number}({year[i] % 100:02d})"
+        else:
+            out[i] = number
+    return out
 
 
 def _weighted_choice(rng: np.random.Generator, options: list[str], weights: Iterable[float], n: int) -> np.ndarray:
@@ -241,11 +472,11 @@ class Province:
             rng.shuffle(ring_members)
             sizes = np.cumsum(rng.integers(4, 12, size=len(ring_members)))
             ring_id[ring_members] = np.searchsorted(sizes, np.arange(len(ring_members)), side="right")
-        road = np.array(ROADS, dtype=object)[rng.integers(0, len(ROADS), n)]
-        number = rng.integers(1, 999, n)
-        address = np.array([f"{names[r[:4] + '00']}{names[r]}{rd}路{no}号" for r, rd, no in
-                            zip(region, road, number, strict=True)], dtype=object)
-        phone = np.array([f"1{p:010d}" for p in rng.integers(3_000_000_000, 9_999_999_999, n)], dtype=object)
+        # What registration shows (names, addresses, phones) comes from a stream of its own:
+        # changing how it looks never changes nature's draws.
+        looks = np.random.default_rng([cfg.seed, 2])
+        address = street_addresses(looks, region, names)
+        phone = phone_numbers(looks, region, np.where(individual, 0.1, 0.5))
         rep = np.array([a + b + c for a, b, c in zip(rng.choice(SURNAMES, n), rng.choice(GIVEN, n),
                                                      rng.choice(GIVEN + [""], n), strict=True)], dtype=object)
         if len(ring_members):
@@ -256,11 +487,11 @@ class Province:
             phone[members[share < 0.6]] = phone[first[share < 0.6]]
             rep[members[share < 0.5]] = rep[first[share < 0.5]]
             region[members] = region[first]
-        word = np.array(NAME_WORDS, dtype=object)
-        w1, w2 = word[rng.integers(0, len(word), n)], word[rng.integers(0, len(word), n)]
-        suffix = np.array([rng.choice(NAME_SUFFIX[b]) for b in btypes], dtype=object)
-        name = np.array([f"{names[r][:-1] if len(names[r]) > 2 else names[r]}{a}{b}{s}"
-                         for r, a, b, s in zip(region, w1, w2, suffix, strict=True)], dtype=object)
+            own = members[share >= 0.8]  # an address of their own, in the ring's county
+            address[own] = street_addresses(looks, region[own], names)
+            own = members[share >= 0.6]  # a phone of their own, with the ring's area code
+            phone[own] = phone_numbers(looks, region[own], np.where(individual[own], 0.1, 0.5))
+        name = entity_names(looks, btypes, etype, region, names)
         serial = rng.choice(31**8 - 1, size=n, replace=False) if n < 5_000_000 else np.arange(n) * 7 + 1
         kind = np.where(individual, "92", "91")
         uscc = make_usccs(region.astype(str), serial, kind)
@@ -282,6 +513,8 @@ class Province:
         self.btypes = btypes[sort]
         self.registered = registered[sort]
         self.ring_id = ring_id[sort]
+        self.region = region[sort].astype(str)
+        self.etype = etype[sort].astype(str)
         self._static_records(session, {b.code: b.required_licence for b in btype_rows.values()})
         session.commit()
         return self.entity_ids
@@ -298,9 +531,15 @@ class Province:
         missing = bad & (rng.random(n) < 0.35)
         valid_from = np.maximum(self.registered, start - 4 * 365)
         valid_to = np.where(bad, start - rng.integers(10, 400, n), start + rng.integers(30, 5 * 365, n))
-        rows = [{"entity_id": int(ids[i]), "kind": need[i], "number": f"{need[i][:2].upper()}{ids[i]:010d}",
+        missing |= bad & (valid_to <= valid_from)  # lapsed before it was issued: never held one
+        held = np.flatnonzero(has_need & ~missing)
+        numbers = licence_numbers(np.random.default_rng([cfg.seed, 3]), need[held].astype(str), self.region[held],
+                                  self.btypes[held], self.etype[held], valid_from[held])
+        # ``status`` is the authority's decision; whether a licence has lapsed follows from
+        # ``valid_to`` wherever it is read (server.entities.models.licence_status).
+        rows = [{"entity_id": int(ids[i]), "kind": need[i], "number": numbers[j],
                  "valid_from": _date(valid_from[i]), "valid_to": _date(valid_to[i]), "status": "valid"}
-                for i in np.flatnonzero(has_need & ~missing)]
+                for j, i in enumerate(held)]
         _bulk(session, Licence.__table__, rows)
         # Special equipment and measuring instruments.
         eq_units = np.where(self.btypes == "special_equipment_user", rng.integers(1, 16, n),

@@ -28,6 +28,9 @@ class Warning(Base):
     legal_basis: Mapped[list[Any]]
     state: Mapped[str] = mapped_column(String(16), default="issued")
     department_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The department that dispatched it (派发科室): keeps a read-only view once it has
+    # been handed over to the department handling it.
+    dispatched_from: Mapped[str | None] = mapped_column(String(32), index=True)
     region_code: Mapped[str] = mapped_column(String(6), index=True)
     issued_on: Mapped[dt.date] = mapped_column(index=True)
     due_on: Mapped[dt.date]

@@ -32,6 +32,7 @@ from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.inspections.models import InspectionResult
 from server.reference.models import BusinessType, CheckItem, Department, FormTemplate
 from server.tasks.models import Inspector, Task, TaskAssignment
+from server.warnings.labels import model_label
 from server.warnings.models import Warning, WarningTransition
 from server.workdays import WorkCalendar
 
@@ -88,7 +89,11 @@ def sla_due(calendar: WorkCalendar, issued_on: dt.date, level: str, sla: dict[st
     return calendar.add(issued_on, int(sla[level]))
 
 
-def _department_index(session: Session) -> dict[tuple[str, str], str]:
+def department_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(Department.code, Department.name)).all())
+
+
+def department_index(session: Session) -> dict[tuple[str, str], str]:
     """(city code, domain) → department code handling it."""
     out: dict[tuple[str, str], str] = {}
     for dept in session.scalars(select(Department)):
@@ -155,21 +160,94 @@ def _get(session: Session, warning_id: int, *, lock: bool = False) -> Warning:
     return warning
 
 
-def _check_actor(user: User | None, warning: Warning, target: str) -> None:
-    if user is None:  # the system itself (simulator, scheduled jobs)
-        return
-    if user.has_role("admin"):
-        return
-    if not user.has_role("supervisor"):
-        raise Forbidden("只有科室负责人可以处置预警 (only a supervisor may move a warning)")
-    if target == "dispatched":
-        if user.department_code and user.department_code[:4] != warning.region_code[:4]:
-            raise Forbidden("不能派发其他地区的预警 (warning belongs to another region)")
-        return
-    if user.department_code and warning.department_code and user.department_code != warning.department_code:
-        raise Forbidden(
-            f"该预警属于 {warning.department_code}，不属于您的科室 (warning of another department)"
+def _department_name(session: Session | None, code: str | None) -> str:
+    if not code:
+        return ""
+    dept = session.get(Department, code) if session is not None else None
+    return dept.name if dept else code
+
+
+def refusal(
+    session: Session | None, warning: Warning, target: str, user: User | None, *,
+    index: dict[tuple[str, str], str] | None = None,
+) -> DomainError | None:
+    """Why ``user`` may not move ``warning`` to ``target`` now (``None``: the move is allowed).
+
+    The one place the rules live: who may act (a supervisor of the handling department,
+    of the warning's region while it is undispatched; an admin; the system), the state
+    machine, and the handling path (an inspection warning closes with its inspection
+    result, never by hand; merging happens when a duplicate is issued). The console's
+    buttons, the API's ``allowed`` field and the transition endpoint all ask it.
+    """
+    if target not in STATES:
+        return Invalid(f"未知的预警状态“{target}” (unknown state); 可用: "
+                       + "、".join(f"{v}（{k}）" for k, v in STATES.items()), field="to")
+    if user is not None and not user.has_role("admin"):
+        if not user.has_role("supervisor"):
+            return Forbidden("只有科室负责人可以处置预警 (only a supervisor may move a warning)")
+        dept = user.department_code
+        if dept and warning.department_code is None and dept[:4] != warning.region_code[:4]:
+            return Forbidden("不能处置其他地区的预警 (warning belongs to another region)")
+        if dept and warning.department_code and dept != warning.department_code:
+            handler = _department_name(session, warning.department_code)
+            if warning.dispatched_from == dept:
+                return Forbidden(f"该预警已移交“{handler}”承办，本科室只能查看办理进度 "
+                                 f"(dispatched to another department: read-only)")
+            return Forbidden(f"该预警属于“{handler}”，不属于您的科室 (warning of another department)")
+    if target not in TRANSITIONS[warning.state]:
+        allowed = ", ".join(TRANSITIONS[warning.state]) or "无 (none: final state)"
+        return IllegalTransition(
+            f"预警 {warning.id} 当前为“{STATES[warning.state]}”，不能转为“{STATES[target]}” "
+            f"(illegal transition {warning.state} → {target}; allowed: {allowed})"
         )
+    if target == "merged" and user is not None:
+        return IllegalTransition(
+            "同一主体同一模型的重复预警在发布时自动合并，不能手工合并；误报请“撤销”并填写理由 "
+            "(merging is automatic)")
+    if target == "handled" and warning.handling == "inspection":
+        return IllegalTransition(
+            "该预警按“现场检查”处置，由检查结果自动办结，不能手工标记“已处置” "
+            "(inspection warnings close with the inspection result)")
+    if target == "dispatched" and session is not None:
+        index = department_index(session) if index is None else index
+        if (warning.region_code[:4], warning.model) not in index:
+            return IllegalTransition("该地区没有负责此领域的科室，无法派发 (no department handles this domain)")
+    return None
+
+
+def allowed_transitions(
+    session: Session | None, warning: Warning, user: User | None, *,
+    index: dict[tuple[str, str], str] | None = None,
+) -> list[str]:
+    """The states ``user`` may move ``warning`` to now (in state-machine order)."""
+    if session is not None and index is None and warning.state == "issued":
+        index = department_index(session)
+    return [t for t in TRANSITIONS[warning.state]
+            if refusal(session, warning, t, user, index=index) is None]
+
+
+def handed_over(warning: Warning, user: User | None) -> bool:
+    """True when ``user``'s department dispatched ``warning`` to another department."""
+    dept = user.department_code if user is not None else None
+    return bool(dept and warning.dispatched_from == dept and warning.department_code != dept)
+
+
+def sla_status(warning: Warning, *, today: dt.date, calendar: WorkCalendar | None = None) -> dict[str, Any]:
+    """The SLA as the dispatcher and the handler read it: deadline, overdue, working days left."""
+    cal = calendar or WorkCalendar()
+    open_ = warning.state in OPEN_STATES
+    overdue = bool(warning.overdue or (open_ and warning.due_on < today))
+    left = None
+    if open_:
+        left = cal.between(today, warning.due_on) if warning.due_on >= today else -cal.between(warning.due_on, today)
+    return {"due_on": warning.due_on.isoformat(), "overdue": overdue, "working_days_left": left,
+            "handled_on": warning.handled_on.isoformat() if warning.handled_on else None}
+
+
+def _check_actor(user: User | None, warning: Warning, target: str, session: Session | None = None) -> None:
+    err = refusal(session, warning, target, user)
+    if err is not None:
+        raise err
 
 
 def transition(
@@ -206,17 +284,21 @@ def transition(
 def dispatch(session: Session, warning_ids: Iterable[int], *, user: User | None, actor: str,
              today: dt.date | None = None) -> dict[str, Any]:
     """Bulk-dispatch issued warnings to the department handling their domain and region."""
-    index = _department_index(session)
+    index = department_index(session)
     done, failed = [], {}
     for wid in warning_ids:
         warning = _get(session, wid, lock=True)
         dept = index.get((warning.region_code[:4], warning.model))
         if dept is None:
-            failed[wid] = f"没有负责 {warning.model} 的科室 (no department handles this domain in the region)"
+            failed[wid] = (f"该地区没有负责“{model_label(warning.model)}”的科室 "
+                           f"(no department handles this domain in the region)")
             continue
         try:
-            _check_actor(user, warning, "dispatched")
-            transition(session, warning, "dispatched", actor=actor, department_code=dept, today=today)
+            err = refusal(session, warning, "dispatched", user, index=index)
+            if err is not None:
+                raise err
+            transition(session, warning, "dispatched", actor=actor, department_code=dept, today=today,
+                       dispatched_from=user.department_code if user is not None else None)
         except DomainError as exc:
             failed[wid] = exc.message
             continue
@@ -291,30 +373,26 @@ def apply_transition(
     """A transition requested by a person (API/console): checks role, department, order."""
     today = today or dt.date.today()
     warning = _get(session, warning_id, lock=True)
-    _check_actor(user, warning, target)
+    _check_actor(user, warning, target, session)
     if target == "dismissed" and not (note and note.strip()):
         raise Invalid("撤销预警必须填写理由 (a reason is required to dismiss a warning)", field="note")
     if target == "dispatched":
-        index = _department_index(session)
-        dept = index.get((warning.region_code[:4], warning.model))
-        if dept is None:
-            raise Invalid("该地区没有负责此领域的科室 (no department handles this domain)")
-        transition(session, warning, target, actor=actor, note=note, department_code=dept, today=today)
+        dept = department_index(session)[(warning.region_code[:4], warning.model)]
+        transition(session, warning, target, actor=actor, note=note, department_code=dept, today=today,
+                   dispatched_from=user.department_code if user is not None else None)
     elif target == "in_handling":
         mode = handling or "inspection"
         if mode not in HANDLING:
-            raise Invalid(f"处置方式应为 {', '.join(HANDLING)} (handling must be inspection or desk_check)")
+            raise Invalid("处置方式应为 " + "、".join(f"{v}（{k}）" for k, v in HANDLING.items())
+                          + " (handling must be inspection or desk_check)", field="handling")
         if mode == "inspection":
-            if warning.state != "accepted":
-                transition(session, warning, target, actor=actor)  # raises the precise error
             start_inspection(session, warning, actor=actor, today=today)
         else:
             transition(session, warning, target, actor=actor, note=note, handling="desk_check", today=today)
     elif target == "handled":
         if outcome not in OUTCOMES:
-            raise Invalid(f"处置结果应为 {', '.join(OUTCOMES)} (outcome required)", field="outcome")
-        if warning.handling == "inspection":
-            raise Conflict("现场检查的预警由检查结果自动办结 (inspection warnings close with the inspection result)")
+            raise Invalid("请选择处置结果：" + "、".join(f"{v}（{k}）" for k, v in OUTCOMES.items())
+                          + " (outcome required)", field="outcome")
         transition(session, warning, target, actor=actor, note=note, outcome=outcome, today=today)
         _close_with_merged(session, warning, actor=actor, today=today)
     else:
@@ -443,16 +521,31 @@ def board_query(*, model: str | None = None, level: str | None = None, state: st
 
 def visible_to(user: User, q: Any) -> Any:
     """Inspectors see the warnings of their own tasks; supervisors their department's
-    (plus undispatched ones of their region); analysts and admins all."""
+    (plus undispatched ones of their region, plus, read-only, those their department
+    dispatched to another one); analysts and admins all."""
     if user.has_role("admin", "analyst"):
         return q
     if user.has_role("supervisor"):
         if not user.department_code:
             return q
-        return q.where((Warning.department_code == user.department_code) | (
-            Warning.department_code.is_(None) & Warning.region_code.like(f"{user.department_code[:4]}%")))
+        return q.where((Warning.department_code == user.department_code)
+                       | (Warning.dispatched_from == user.department_code)
+                       | (Warning.department_code.is_(None)
+                          & Warning.region_code.like(f"{user.department_code[:4]}%")))
     if user.inspector_id is None:
         return q.where(False)
     own = select(Task.warning_id).join(TaskAssignment).where(
         TaskAssignment.inspector_id == user.inspector_id, Task.warning_id.is_not(None))
     return q.where(Warning.id.in_(own))
+
+
+def handed_over_filter(user: User, q: Any, handed: bool | None) -> Any:
+    """``handed``: only (True) or none of (False) the warnings ``user``'s department
+    dispatched to another department (已移交); ``None``: no filter."""
+    dept = user.department_code
+    if handed is None:
+        return q
+    if not dept:
+        return q.where(False) if handed else q
+    cond = (Warning.dispatched_from == dept) & (Warning.department_code != dept)
+    return q.where(cond) if handed else q.where(~cond | Warning.dispatched_from.is_(None))
