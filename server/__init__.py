@@ -62,6 +62,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     register_error_handlers(app)
+    from server import limits
+
+    limits.init_app(app)
 
     @app.before_request
     def refuse_nul_characters() -> None:

@@ -20,6 +20,9 @@ class Config:
     POOL_DIR = ""  # default: <instance>/pools (draw pool snapshots, published for replay)
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # whole request
     MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+    # parsing bounds (server/limits.py holds the JSON and CSV ones; these are Flask's own)
+    MAX_FORM_PARTS = 100  # fields and files of one multipart form
+    MAX_FORM_MEMORY_SIZE = 1024 * 1024  # the non-file fields of a form, together
     TOKEN_TTL_HOURS = 12
     LOGIN_MAX_FAILURES = 5
     LOGIN_WINDOW_SECONDS = 900
