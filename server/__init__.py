@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config["SECRET_KEY"] = config_module.resolve_secret_key(app.config, app.instance_path)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'shuangsui.db'}"
     for key, sub in (("ATTACHMENT_DIR", "attachments"), ("MODEL_DIR", "models"), ("POOL_DIR", "pools")):
@@ -58,6 +59,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server.errors import register_error_handlers
 
     blueprints.register(app)
+    from server.audit.views import bp as audit_public_bp
+
+    app.register_blueprint(audit_public_bp)
     from server.cli import register_commands
 
     register_commands(app)
@@ -65,6 +69,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server import limits
 
     limits.init_app(app)
+    from server.auth import throttle
+
+    throttle.init_app(app)
 
     @app.before_request
     def refuse_nul_characters() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from server.extensions import db
@@ -121,8 +121,11 @@ def register_error_handlers(app: Flask) -> None:
     def domain_error(exc: DomainError) -> Any:
         db.session.rollback()
         if wants_json():
-            return error_response(exc.status, exc.message, exc.code, **exc.extra)
-        return _render(exc.status, exc.message)
+            response = error_response(exc.status, exc.message, exc.code, **exc.extra)
+        else:
+            response = make_response(_render(exc.status, exc.message))
+        response.headers.update(getattr(exc, "headers", None) or {})
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -40,7 +40,7 @@ def load_user() -> User | None:
         g.auth_via = "token" if user else "bad_token"
     elif session.get("user_id"):
         candidate = db.session.get(User, session["user_id"])
-        if candidate is not None and candidate.active and session.get("pw") == candidate.password_hash[-16:]:
+        if candidate is not None and candidate.active and session.get("sv") == candidate.session_version:
             user = candidate
             g.auth_via = "session"
     g.user = user
