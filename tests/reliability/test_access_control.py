@@ -167,7 +167,7 @@ def call(app: Any, users: dict[str, Any], role: str, method: str, url: str) -> A
         else:
             with client.session_transaction() as session:
                 session["user_id"] = user.id
-                session["pw"] = user.password_hash[-16:]
+                session["sv"] = user.session_version
     kwargs: dict[str, Any] = {"headers": headers}
     if method in ("POST", "PUT", "PATCH") and url.startswith("/api/"):
         kwargs["json"] = {}
