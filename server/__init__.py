@@ -57,6 +57,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         opts.pop("pool_pre_ping", None)  # a file cannot go away like a server: no ping per request
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = opts
 
+    if app.config.get("TRUSTED_PROXIES"):
+        # behind nginx: the client's address (throttling, rate limits) from X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
     import server.models  # noqa: F401  (complete metadata)
 
     db.init_app(app)

@@ -30,6 +30,7 @@ class Config:
     SECRET_KEY: str | None = None  # SHUANGSUI_SECRET_KEY; outside production: <instance>/secret_key
     ENV_NAME = "development"  # SHUANGSUI_ENV; `shuangsui serve` sets "production" unless --demo
     AUDIT_KEY: str | None = None  # SHUANGSUI_AUDIT_KEY; default: <instance>/audit_mac.key
+    TRUSTED_PROXIES = 0  # SHUANGSUI_PROXIES: reverse proxies (nginx) whose X-Forwarded-For is believed
     AUDIT_CHECKPOINT_SECONDS = 300  # a signed checkpoint at most this often, after audited commits
     SQLALCHEMY_DATABASE_URI = ""  # filled from INSTANCE_PATH when empty
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
@@ -88,6 +89,8 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     """Return the settings the environment overrides."""
     environ = os.environ if environ is None else environ
     out: dict[str, Any] = {key: environ[var] for var, key in _ENV.items() if environ.get(var)}
+    if environ.get("SHUANGSUI_PROXIES", "").isdigit():
+        out["TRUSTED_PROXIES"] = int(environ["SHUANGSUI_PROXIES"])
     if environ.get("SHUANGSUI_SECURE_COOKIES") == "1":
         out["SESSION_COOKIE_SECURE"] = True
     return out
