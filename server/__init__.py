@@ -69,7 +69,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
+    from server.schemas import ErrorSchema
+
+    api.ERROR_SCHEMA = ErrorSchema  # documented as what the server really sends
     api.init_app(app)
+    from server.schemas import no_nul_strings
+
+    api.ma_plugin.converter.add_attribute_function(no_nul_strings)
     _register_sqlite_pragmas(app)
 
     from server import blueprints

@@ -89,6 +89,10 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     """Return the settings the environment overrides."""
     environ = os.environ if environ is None else environ
     out: dict[str, Any] = {key: environ[var] for var, key in _ENV.items() if environ.get(var)}
+    for var, key in (("SHUANGSUI_PUBLIC_RATE_LIMIT", "PUBLIC_RATE_LIMIT"),
+                     ("SHUANGSUI_AUDIT_CHECKPOINT_SECONDS", "AUDIT_CHECKPOINT_SECONDS")):
+        if environ.get(var, "").lstrip("-").isdigit():
+            out[key] = int(environ[var])
     if environ.get("SHUANGSUI_PROXIES", "").isdigit():
         out["TRUSTED_PROXIES"] = int(environ["SHUANGSUI_PROXIES"])
     if environ.get("SHUANGSUI_SECURE_COOKIES") == "1":

@@ -98,7 +98,11 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 
 
 def public(view: F) -> F:
+    """Open to anonymous visitors; the OpenAPI document says so (``security: []``)."""
     view._roles = frozenset({"public"})  # type: ignore[attr-defined]
+    apidoc = dict(getattr(view, "_apidoc", {}))
+    apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), "security": []}
+    view._apidoc = apidoc  # type: ignore[attr-defined]
     return view
 
 
