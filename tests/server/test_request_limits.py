@@ -96,8 +96,10 @@ def test_csv_with_too_many_rows_is_refused(client, auth, users, app):
 
 
 def test_csv_field_past_the_csv_module_limit_is_not_a_500(client, auth, users, app, caplog):
+    from server.entities.services import REQUIRED
+
     app.config["MAX_CSV_LINE_BYTES"] = 1024 * 1024
-    text = 'uscc,name\n"' + "x" * 200_000 + '",y\n'
+    text = ",".join(REQUIRED) + '\n"' + "x" * 200_000 + '"' + ",y" * (len(REQUIRED) - 1) + "\n"
     response = client.post("/api/v1/entities/import", data=text.encode(), content_type="text/csv",
                            headers=auth.headers("supervisor"))
     assert_refused(response, (422,))
