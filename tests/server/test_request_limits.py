@@ -30,6 +30,9 @@ def test_deeply_nested_json_to_the_login_is_a_400_without_traceback(client, capl
     refused = assert_refused(response, (400,))
     assert "嵌套" in refused["message"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    # an ordinary body still goes through
+    ordinary = client.post("/api/v1/auth/token", json={"username": "nobody", "password": "password123"})
+    assert ordinary.status_code == 401
 
 
 def test_nested_objects_inside_a_valid_looking_body_are_refused(client, caplog):
@@ -43,19 +46,17 @@ def test_nested_objects_inside_a_valid_looking_body_are_refused(client, caplog):
 
 def test_brackets_inside_strings_do_not_count(client, users):
     """Depth is the structure's, not the text's: a password full of brackets still logs in."""
+    import json
+
     from server.auth.services import create_user
     from server.extensions import db
 
-    password = "[" * 500 + "{\\\"" + "]" * 100
+    password = "[" * 200 + '{\\"' + "]" * 40
+    assert json_shape(json.dumps({"p": password}).encode()) == (1, 3)
     create_user(db.session, username="brackets", password=password, roles=["analyst"])
-    import json
-
     response = client.post("/api/v1/auth/token", data=json.dumps({"username": "brackets", "password": password}),
                            content_type="application/json")
-    # the password is longer than the schema's 256 characters: a 422 from validation, not
-    # a depth refusal
-    assert response.status_code == 422
-    assert json_shape(json.dumps({"p": password}).encode())[0] == 1
+    assert response.status_code == 200
 
 
 def test_too_many_values_is_a_413(client, app):
@@ -111,8 +112,3 @@ def test_long_csv_line_is_refused(client, auth, users):
     response = client.post("/api/v1/entities/import", data=text.encode(), content_type="text/csv",
                            headers=auth.headers("supervisor"))
     assert_refused(response, (413,))
-
-
-def test_ordinary_json_is_untouched(client, users):
-    response = client.post("/api/v1/auth/token", json={"username": "analyst", "password": "password123"})
-    assert response.status_code == 200
