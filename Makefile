@@ -52,7 +52,7 @@ serve: install
 
 run: system-deps install demo
 	@$(CLI) demo-info --url http://$(HOST):$(PORT)/
-	$(CLI) serve --host $(HOST) --port $(PORT)
+	$(CLI) serve --demo --host $(HOST) --port $(PORT)
 
 mobile: system-deps install
 	SHUANGSUI_SERVER=http://$(HOST):$(PORT) $(PY) -m mobile.main

@@ -10,7 +10,17 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.routing import IntegerConverter
 
-__all__ = ["create_app"]
+__all__ = ["CONTENT_SECURITY_POLICY", "create_app"]
+
+#: No inline script or style anywhere (templates load server/static/ files only): an
+#: injected ``<script>`` or ``style=""`` does nothing. ``data:`` images: charts exported
+#: as PNG and the back-test chart. ``form-action``/``base-uri`` stop injected forms and
+#: base tags from sending data elsewhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -34,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config["SECRET_KEY"] = config_module.resolve_secret_key(app.config, app.instance_path)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'shuangsui.db'}"
     for key, sub in (("ATTACHMENT_DIR", "attachments"), ("MODEL_DIR", "models"), ("POOL_DIR", "pools")):
@@ -46,22 +57,44 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         opts.pop("pool_pre_ping", None)  # a file cannot go away like a server: no ping per request
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = opts
 
+    if app.config.get("TRUSTED_PROXIES"):
+        # behind nginx: the client's address (throttling, rate limits) from X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
     import server.models  # noqa: F401  (complete metadata)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
+    from server.schemas import ErrorSchema
+
+    api.ERROR_SCHEMA = ErrorSchema  # documented as what the server really sends
     api.init_app(app)
+    from server.schemas import no_nul_strings
+
+    api.ma_plugin.converter.add_attribute_function(no_nul_strings)
     _register_sqlite_pragmas(app)
 
     from server import blueprints
     from server.errors import register_error_handlers
 
     blueprints.register(app)
+    from server.audit.views import bp as audit_public_bp
+
+    app.register_blueprint(audit_public_bp)
     from server.cli import register_commands
 
     register_commands(app)
     register_error_handlers(app)
+    from server import limits
+
+    limits.init_app(app)
+    from server.auth import throttle
+
+    throttle.init_app(app)
 
     @app.before_request
     def refuse_nul_characters() -> None:
@@ -92,11 +125,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; frame-ancestors 'none'",
-        )
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
 
     return app

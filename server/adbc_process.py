@@ -50,7 +50,8 @@ def _executor() -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_watch_parent, initargs=(os.getpid(),))
             atexit.register(_pool.shutdown, wait=True)
         return _pool
 
@@ -138,6 +139,32 @@ def write(database: str, operations: list[tuple[Any, ...]]) -> None:
 
 
 # --------------------------------------------------------------------- in the helper
+#: seconds between the helper's checks that its parent is alive
+PARENT_POLL_SECONDS = 0.5
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Make the helper end when the process that started it dies, even by ``kill -9``
+    (a killed ``simulate`` must not leave helpers behind holding the database open).
+
+    A daemon thread polls the parent's id: once the parent is gone the helper is
+    re-parented (``os.getppid()`` changes) and exits at once. (Linux's
+    ``PR_SET_PDEATHSIG`` is not used: it fires when the *thread* that started the helper
+    ends, and a pool may start its helper from any request thread.)
+    """
+    import time
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+            time.sleep(PARENT_POLL_SECONDS)
+
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(0)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _plain_errors(fn: Any) -> Any:
     import functools
 

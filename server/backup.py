@@ -3,7 +3,8 @@
 The archive (``.tar.gz``) holds ``manifest.json`` (format version, Alembic revision, row
 count of every table, SHA-256 of every file, the audit chain's last hash), one JSON-Lines
 file per table (database-neutral: a SQLite backup restores into PostgreSQL and back), and
-the attachment, model and draw-pool directories. Restore refuses a database that already
+the attachment, model and draw-pool directories, and the audit chain's anchor (its MAC
+key, checkpoint signing key and signed checkpoints, from the instance folder). Restore refuses a database that already
 holds data, checks every checksum before writing anything, inserts tables in foreign-key
 order in one transaction, moves PostgreSQL sequences past the restored ids, and verifies
 the audit chain afterwards.
@@ -89,6 +90,9 @@ def backup(session: Session, out: Path, dirs: dict[str, str], *, chunk: int = 20
             _add(tar, f"tables/{table.name}.jsonl", data)
             manifest["tables"][table.name] = {"rows": len(lines), "columns": [c.name for c in cols],
                                               "sha256": _sha256(data)}
+        for name, data in _audit_files().items():
+            _add(tar, f"{AUDIT_PREFIX}{name}", data)
+            manifest["files"][f"{AUDIT_PREFIX}{name}"] = _sha256(data)
         for key, directory in dirs.items():
             root = Path(directory)
             if not root.is_dir():
@@ -100,6 +104,45 @@ def backup(session: Session, out: Path, dirs: dict[str, str], *, chunk: int = 20
                 manifest["files"][name] = _sha256(data)
         _add(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
     return manifest
+
+
+#: where the audit chain's anchor (MAC key, signing key, checkpoints) goes in the archive:
+#: a restored instance needs them to verify the chain it receives (and to go on signing
+#: checkpoints under the same public key). The archive is therefore as secret as the
+#: instance folder.
+AUDIT_PREFIX = "files/AUDIT/"
+
+
+def _audit_files() -> dict[str, bytes]:
+    from flask import current_app, has_app_context
+
+    from server.audit import anchor
+
+    if not has_app_context():
+        return {}
+    folder = Path(current_app.instance_path)
+    return {name: (folder / name).read_bytes() for name in anchor.FILES if (folder / name).is_file()}
+
+
+def _restore_audit_files(blobs: dict[str, bytes]) -> None:
+    import os
+
+    from flask import current_app, has_app_context
+
+    from server.audit import anchor
+
+    if not has_app_context():
+        return
+    folder = Path(current_app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in anchor.FILES:
+        data = blobs.get(f"{AUDIT_PREFIX}{name}")
+        if data is None:
+            continue
+        target = folder / name
+        target.write_bytes(data)
+        os.chmod(target, 0o644 if name in (anchor.PUBLIC_FILE, anchor.CHECKPOINT_FILE) else 0o600)
+    anchor.forget_keys()
 
 
 def _revision(session: Session) -> str | None:
@@ -180,8 +223,9 @@ def restore(session: Session, archive: Path, dirs: dict[str, str]) -> dict[str, 
                     f"COALESCE((SELECT MAX({pk[0].name}) FROM {table.name}), 0) + 1, false)"))
     _remap_paths(session, manifest.get("dirs") or {}, dirs)
     session.commit()
+    _restore_audit_files(blobs)
     for name, data in blobs.items():
-        if not name.startswith("files/"):
+        if not name.startswith("files/") or name.startswith(AUDIT_PREFIX):
             continue
         _, key, rel = name.split("/", 2)
         if key not in dirs or ".." in Path(rel).parts:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -76,16 +77,136 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @with_appcontext
 def audit_verify_cmd() -> None:
-    """Check the hash chain; report the first broken link or OK."""
+    """Check the hash chain, every event's MAC, and the chain against the latest signed
+    checkpoint; report the first broken link or OK."""
     from server.audit.services import verify
     from server.extensions import db
 
     report = verify(db.session)
     if report.ok:
         click.echo(f"OK: {report.events} events, chain intact")
+        cp = report.checkpoint
+        if cp:
+            click.echo(f"checkpoint {cp['at']}: {cp['events']} events up to id {cp['head_id']} match; "
+                       f"{report.unanchored} newer events not yet checkpointed")
+        else:
+            click.echo("no signed checkpoint yet: a cut tail could not be detected "
+                       "(run `shuangsui audit checkpoint`)")
+        for note in report.notes:
+            click.echo(f"warning: {note}")
     else:
         click.echo(f"BROKEN at event id {report.broken_at}: {report.reason}")
         sys.exit(1)
+
+
+@audit_group.command("checkpoint")
+@with_appcontext
+def audit_checkpoint_cmd() -> None:
+    """Sign the chain's head now (count, head hash, time) into the instance's checkpoint file."""
+    from server.audit.anchor import write_checkpoint
+    from server.extensions import db
+
+    body = write_checkpoint(db.session)
+    db.session.rollback()
+    click.echo(f"checkpoint {body['at']}: {body['events']} events, head {body['head_id']} {body['head_hash'][:16]}…")
+
+
+@main.group("throttle")
+def throttle_group() -> None:
+    """Login throttles (growing delays per address and per account)."""
+
+
+@throttle_group.command("list")
+@with_appcontext
+def throttle_list_cmd() -> None:
+    """Addresses and accounts with failed logins in the window, and the delay due."""
+    from server.auth.throttle import list_throttles
+    from server.extensions import db
+
+    rows = list_throttles(db.session)
+    if not rows:
+        click.echo("no failed logins in the window")
+    for row in rows:
+        until = row["throttled_until"].isoformat(timespec="seconds") if row["throttled_until"] else "-"
+        click.echo(f"{row['kind']:8} {row['key'] or '-':30} failures={row['failures']:<4} "
+                   f"delay={row['delay_seconds']}s until={until}")
+
+
+@throttle_group.command("clear")
+@click.option("--user", "username", default=None, help="Clear the failures of this username.")
+@click.option("--address", default=None, help="Clear the failures from this address.")
+@click.option("--all", "everything", is_flag=True, help="Clear every throttle.")
+@with_appcontext
+def throttle_clear_cmd(username: str | None, address: str | None, everything: bool) -> None:
+    """Clear throttles (forget the failed logins they come from)."""
+    from server.auth.throttle import clear_throttles
+    from server.extensions import db
+
+    if not (username or address or everything):
+        fail("give --user, --address or --all")
+    cleared = clear_throttles(db.session, actor="cli", username=username, address=address)
+    click.echo(f"cleared {cleared} failed logins")
+
+
+@main.group("user")
+def user_group() -> None:
+    """User administration: password, disable/enable, log out everywhere."""
+
+
+def _user_action(username: str, action: Any) -> None:
+    from server.auth.services import user_by_name
+    from server.errors import DomainError
+    from server.extensions import db
+
+    try:
+        action(db.session, user_by_name(db.session, username))
+    except DomainError as exc:
+        fail(exc.message)
+
+
+@user_group.command("password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def user_password_cmd(username: str, password: str) -> None:
+    """Set a new password (ends the user's sessions and tokens everywhere)."""
+    from server.auth.services import change_password
+
+    _user_action(username, lambda s, u: change_password(s, u, password, actor="cli"))
+    click.echo(f"password of {username} changed; its sessions and tokens are ended")
+
+
+@user_group.command("disable")
+@click.argument("username")
+@with_appcontext
+def user_disable_cmd(username: str) -> None:
+    """Disable a user (ends their sessions and tokens)."""
+    from server.auth.services import set_active
+
+    _user_action(username, lambda s, u: set_active(s, u, False, actor="cli"))
+    click.echo(f"{username} disabled")
+
+
+@user_group.command("enable")
+@click.argument("username")
+@with_appcontext
+def user_enable_cmd(username: str) -> None:
+    """Enable a disabled user."""
+    from server.auth.services import set_active
+
+    _user_action(username, lambda s, u: set_active(s, u, True, actor="cli"))
+    click.echo(f"{username} enabled")
+
+
+@user_group.command("logout-all")
+@click.argument("username")
+@with_appcontext
+def user_logout_all_cmd(username: str) -> None:
+    """End every session and token of a user (a lost handheld)."""
+    from server.auth.services import logout_everywhere
+
+    _user_action(username, lambda s, u: logout_everywhere(s, u, actor="cli"))
+    click.echo(f"{username}: every session and token ended")
 
 
 @main.command("serve")
@@ -95,10 +216,26 @@ def audit_verify_cmd() -> None:
               help="Worker processes (default: one per core on SQLite, two per core on PostgreSQL).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
               help="Threads per worker: 1 = gunicorn's sync workers (behind nginx); more = gthread.")
-def serve_cmd(host: str, port: int, workers: int | None, threads: int) -> None:
-    """Serve the console and API with gunicorn (production WSGI server)."""
+@click.option("--demo", is_flag=True,
+              help="Demo/development: not production (a key made once and kept in the instance folder).")
+def serve_cmd(host: str, port: int, workers: int | None, threads: int, demo: bool) -> None:
+    """Serve the console and API with gunicorn (production WSGI server).
+
+    Production (the default) refuses to start without a strong SHUANGSUI_SECRET_KEY.
+    """
+    import os
+
+    from server.config import ConfigError, from_environment, resolve_secret_key
     from server.wsgi_server import serve
 
+    os.environ["SHUANGSUI_ENV"] = "development" if demo else "production"
+    settings = {"SECRET_KEY": None, **from_environment()}
+    try:
+        instance = os.environ.get("SHUANGSUI_INSTANCE") or str(Path(__file__).resolve().parent.parent / "instance")
+        resolve_secret_key(settings, instance)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     serve(host=host, port=port, workers=workers, threads=threads)
 
 

@@ -7,9 +7,10 @@ error page. Which one is chosen by the path (``/api/``) or the Accept header.
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from server.extensions import db
@@ -26,6 +27,25 @@ _CODES = {
     422: "invalid",
     429: "too_many_requests",
     500: "server_error",
+}
+
+
+#: Chinese messages for werkzeug's own refusals (its English descriptions are defaults,
+#: recognised by being the class's ``description``)
+_MESSAGES = {
+    400: "请求格式不正确 (bad request)",
+    401: "需要登录 (authentication required)",
+    403: "无权访问 (forbidden)",
+    404: "未找到 (not found)",
+    405: "不支持该请求方法 (method not allowed)",
+    406: "无法提供所请求的格式 (not acceptable)",
+    409: "与当前状态冲突 (conflict)",
+    413: "请求内容过大 (request too large)",
+    414: "请求地址过长 (URI too long)",
+    415: "不支持的内容类型 (unsupported media type)",
+    422: "请求内容不合法 (unprocessable)",
+    429: "请求过于频繁，请稍后再试 (too many requests)",
+    431: "请求头过大 (request headers too large)",
 }
 
 
@@ -101,13 +121,18 @@ def register_error_handlers(app: Flask) -> None:
     def domain_error(exc: DomainError) -> Any:
         db.session.rollback()
         if wants_json():
-            return error_response(exc.status, exc.message, exc.code, **exc.extra)
-        return _render(exc.status, exc.message)
+            response = error_response(exc.status, exc.message, exc.code, **exc.extra)
+        else:
+            response = make_response(_render(exc.status, exc.message))
+        response.headers.update(getattr(exc, "headers", None) or {})
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
         message = exc.description or ""
+        if message == type(exc).description and status in _MESSAGES:
+            message = _MESSAGES[status]
         data = getattr(exc, "data", None) or {}
         if status >= 500:
             db.session.rollback()
@@ -121,6 +146,22 @@ def register_error_handlers(app: Flask) -> None:
                 message = str(data["message"])
             return error_response(status, message, **extra)
         return _render(status, message)
+
+    @app.errorhandler(RecursionError)
+    def too_deep(exc: RecursionError) -> Any:
+        # A structure nested past what the parsers can walk (server/limits.py bounds JSON
+        # bodies; this is the net under anything else). One line, no traceback: a hostile
+        # client must not be able to fill the log.
+        app.logger.warning("refused %s %s: nesting too deep (RecursionError)", request.method, request.path)
+        db.session.rollback()
+        message = "请求内容嵌套层数过深 (input nested too deeply)"
+        return error_response(400, message) if wants_json() else _render(400, message)
+
+    @app.errorhandler(csv.Error)
+    def bad_csv(exc: csv.Error) -> Any:
+        db.session.rollback()
+        message = f"CSV 格式错误 (malformed CSV): {exc}"
+        return error_response(422, message, "invalid") if wants_json() else _render(422, message)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

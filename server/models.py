@@ -1,7 +1,7 @@
 """Import every feature package's models so the metadata is complete (Alembic, tests)."""
 
 from server.audit.models import AuditEvent
-from server.auth.models import ApiToken, LoginAttempt, User
+from server.auth.models import ApiToken, LoginAttempt, RateCounter, User
 from server.credit.models import CreditScore
 from server.entities.models import Entity, Licence
 from server.feeds.models import (
@@ -50,7 +50,7 @@ __all__ = [
     "BusinessType", "Certificate", "CheckItem", "Complaint", "CreditScore", "Department",
     "DrawnEntity", "Entity", "EntityFlag", "Equipment", "FeatureSnapshot", "FormTemplate",
     "Industry", "InspectionResult", "Inspector", "InspectorConflict", "Instrument", "Law",
-    "LegalReference", "Licence", "LicenceKind", "ListEntry", "LoginAttempt", "ModelVersion",
+    "LegalReference", "Licence", "LicenceKind", "ListEntry", "LoginAttempt", "ModelVersion", "RateCounter",
     "OnlineMetric", "Penalty", "PrepaidRecord", "PriceReport", "Region", "SamplingRound",
     "SamplingTest", "Submission", "Task", "TaskAssignment", "TaskListChange", "TaskListEpoch", "User", "Warning",
     "WarningTransition", "risk_scores",

@@ -66,6 +66,7 @@ class HitRates(MethodView):
     @roles_required("analyst", "supervisor", "admin")
     @blp.arguments(HitRateQuerySchema, location="query")
     @blp.response(200, ObjectSchema)
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})  # format=csv
     def get(self, args: dict[str, Any]) -> Any:
         """Hit rate by channel, model, grade, region, industry or period, with 95 % Wilson intervals
         (and, by channel, the p-value of the difference from random inspection). ``format=csv`` for CSV."""

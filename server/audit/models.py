@@ -23,6 +23,8 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: HMAC-SHA256 of ``hash`` with the key kept outside the database (server/audit/anchor.py)
+    mac: Mapped[str | None] = mapped_column(String(64))
 
     def canonical(self) -> dict[str, Any]:
         at = self.at

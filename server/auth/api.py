@@ -7,10 +7,17 @@ from typing import Any
 from flask import current_app, request
 from flask.views import MethodView
 
-from server.auth import services
+from server.auth import services, throttle
 from server.auth.decorators import STAFF, current_user, public, roles_required
 from server.auth.models import User
-from server.auth.schemas import MeSchema, TokenRequestSchema, TokenSchema
+from server.auth.schemas import (
+    MeSchema,
+    ThrottleClearedSchema,
+    ThrottleClearSchema,
+    ThrottleSchema,
+    TokenRequestSchema,
+    TokenSchema,
+)
 from server.extensions import db
 from server.schemas import Blueprint
 
@@ -38,14 +45,7 @@ class TokenResource(MethodView):
     def post(self, body: dict[str, str]) -> dict[str, Any]:
         """Exchange username and password for a bearer token."""
         cfg = current_app.config
-        user = services.authenticate(
-            db.session,
-            body["username"],
-            body["password"],
-            remote_addr=request.remote_addr,
-            max_failures=cfg["LOGIN_MAX_FAILURES"],
-            window_seconds=cfg["LOGIN_WINDOW_SECONDS"],
-        )
+        user = services.authenticate(db.session, body["username"], body["password"], remote_addr=request.remote_addr)
         token, expires = services.issue_token(db.session, user, ttl_hours=cfg["TOKEN_TTL_HOURS"])
         return {"token": token, "expires_at": expires, "user": user_dict(user)}
 
@@ -58,6 +58,40 @@ class TokenResource(MethodView):
         assert user is not None
         if header.lower().startswith("bearer "):
             services.revoke_token(db.session, header[7:].strip(), actor=user.username)
+
+
+@blp.route("/auth/logout-all")
+class LogoutEverywhere(MethodView):
+    @roles_required(*STAFF)
+    @blp.response(204)
+    def post(self) -> None:
+        """Log out everywhere: revoke every token and end every console session of this user
+        (a lost handheld)."""
+        user = current_user()
+        assert user is not None
+        row = db.session.get(User, user.id)
+        assert row is not None
+        services.logout_everywhere(db.session, row, actor=user.username)
+
+
+@blp.route("/admin/throttles")
+class Throttles(MethodView):
+    @roles_required("admin")
+    @blp.response(200, ThrottleSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """Login throttles: failures in the window per address and per account, and the
+        delay each now imposes."""
+        return throttle.list_throttles(db.session)
+
+    @roles_required("admin")
+    @blp.arguments(ThrottleClearSchema, location="query")
+    @blp.response(200, ThrottleClearedSchema)
+    def delete(self, args: dict[str, Any]) -> dict[str, int]:
+        """Clear throttles: the failures of ``username`` and/or from ``address`` (neither: all)."""
+        user = current_user()
+        assert user is not None
+        return {"cleared": throttle.clear_throttles(db.session, actor=user.username,
+                                                    username=args.get("username"), address=args.get("address"))}
 
 
 @blp.route("/me")

@@ -40,7 +40,7 @@ def load_user() -> User | None:
         g.auth_via = "token" if user else "bad_token"
     elif session.get("user_id"):
         candidate = db.session.get(User, session["user_id"])
-        if candidate is not None and candidate.active and session.get("pw") == candidate.password_hash[-16:]:
+        if candidate is not None and candidate.active and session.get("sv") == candidate.session_version:
             user = candidate
             g.auth_via = "session"
     g.user = user
@@ -98,7 +98,11 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 
 
 def public(view: F) -> F:
+    """Open to anonymous visitors; the OpenAPI document says so (``security: []``)."""
     view._roles = frozenset({"public"})  # type: ignore[attr-defined]
+    apidoc = dict(getattr(view, "_apidoc", {}))
+    apidoc["manual_doc"] = {**apidoc.get("manual_doc", {}), "security": []}
+    view._apidoc = apidoc  # type: ignore[attr-defined]
     return view
 
 

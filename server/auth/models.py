@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -34,6 +34,9 @@ class User(Base):
     department_code: Mapped[str | None] = mapped_column(String(32))
     inspector_id: Mapped[int | None] = mapped_column(ForeignKey("inspectors.id"))
     active: Mapped[bool_true]
+    #: carried by console sessions; rotated on a password change, disabling, or "log out
+    #: everywhere", which ends every session signed before
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[created_t]
 
     inspector: Mapped[Inspector | None] = relationship()
@@ -70,6 +73,16 @@ class LoginAttempt(Base):
 
     id: Mapped[intpk]
     username: Mapped[str] = mapped_column(String(64), index=True)
-    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    remote_addr: Mapped[str | None] = mapped_column(String(64), index=True)
     at: Mapped[created_t]
     success: Mapped[bool]
+
+
+class RateCounter(Base):
+    """Requests of one key (``public:<address>``) in one fixed window (server/auth/throttle.py)."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch seconds
+    count: Mapped[int] = mapped_column(Integer)

@@ -25,3 +25,21 @@ class TokenSchema(Schema):
     token = fields.String()
     expires_at = fields.DateTime()
     user = fields.Nested(UserSchema)
+
+
+class ThrottleSchema(Schema):
+    kind = fields.String(metadata={"description": "address 或 account"})
+    key = fields.String(allow_none=True)
+    failures = fields.Integer()
+    last_failure_at = fields.DateTime()
+    delay_seconds = fields.Integer()
+    throttled_until = fields.DateTime(allow_none=True)
+
+
+class ThrottleClearSchema(Schema):
+    username = fields.String(validate=validate.Length(min=1, max=64))
+    address = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class ThrottleClearedSchema(Schema):
+    cleared = fields.Integer()

@@ -6,21 +6,21 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from server.audit.services import record
 from server.auth.models import ROLES, ApiToken, LoginAttempt, User
+from server.auth.throttle import Throttled, check_login
 from server.db import utcnow
 from server.errors import Conflict, DomainError, Invalid
+
+__all__ = ["AuthError", "Throttled", "authenticate", "change_password", "create_user", "issue_token",
+           "logout_everywhere", "revoke_token", "set_active", "user_for_token"]
 
 
 class AuthError(DomainError):
     status, code = 401, "unauthorized"
-
-
-class Throttled(DomainError):
-    status, code = 429, "too_many_requests"
 
 
 def _hash_token(token: str) -> str:
@@ -37,20 +37,11 @@ def authenticate(
     password: str,
     *,
     remote_addr: str | None = None,
-    max_failures: int = 5,
-    window_seconds: int = 900,
+    now: dt.datetime | None = None,
 ) -> User:
-    """Check a password; refuse after ``max_failures`` recent failures for the username."""
-    since = utcnow() - dt.timedelta(seconds=window_seconds)
-    failures = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.username == username,
-            LoginAttempt.success.is_(False),
-            LoginAttempt.at >= since,
-        )
-    ) or 0
-    if failures >= max_failures:
-        raise Throttled(f"登录失败次数过多，请 {window_seconds // 60} 分钟后再试 (too many failed logins)")
+    """Check a password, after the throttle (:func:`server.auth.throttle.check_login`):
+    growing delays per address and, for addresses that failed, per account."""
+    check_login(session, username, remote_addr, now=now)
     user = session.scalar(select(User).where(User.username == username))
     ok = user is not None and user.active and user.check_password(password)
     session.add(LoginAttempt(username=username[:64], remote_addr=remote_addr, success=ok))
@@ -139,4 +130,48 @@ def create_user(
     session.flush()
     record(session, actor, "user.create", "user", user.id, username=username, roles=list(roles))
     session.commit()
+    return user
+
+
+def _end_sessions(session: Session, user: User) -> int:
+    """Rotate the session version (every console session signed before is refused) and
+    revoke every live token; return the number of tokens revoked."""
+    user.session_version = (user.session_version or 0) + 1
+    result = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=utcnow()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def change_password(session: Session, user: User, password: str, *, actor: str) -> None:
+    """Set a new password and end the user's sessions and tokens everywhere."""
+    if len(password) < 8:
+        raise Invalid("密码至少 8 位 (password must have at least 8 characters)")
+    user.set_password(password)
+    revoked = _end_sessions(session, user)
+    record(session, actor, "user.password", "user", user.id, tokens_revoked=revoked)
+    session.commit()
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: str) -> None:
+    """Enable or disable a user; disabling ends their sessions and tokens."""
+    user.active = active
+    revoked = _end_sessions(session, user) if not active else 0
+    record(session, actor, "user.enable" if active else "user.disable", "user", user.id, tokens_revoked=revoked)
+    session.commit()
+
+
+def logout_everywhere(session: Session, user: User, *, actor: str) -> int:
+    """End every console session and revoke every token of ``user`` (a lost handheld)."""
+    revoked = _end_sessions(session, user)
+    record(session, actor, "user.logout_everywhere", "user", user.id, tokens_revoked=revoked)
+    session.commit()
+    return revoked
+
+
+def user_by_name(session: Session, username: str) -> User:
+    from server.errors import NotFound
+
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"用户不存在 (no user {username})")
     return user

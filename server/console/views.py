@@ -49,7 +49,7 @@ def login() -> Any:
             return render_template("console/login.html", form=form), exc.status
         session.clear()
         session["user_id"] = user.id
-        session["pw"] = user.password_hash[-16:]
+        session["sv"] = user.session_version
         session.permanent = False
         return redirect(_safe_next(request.args.get("next")))
     return render_template("console/login.html", form=form)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
@@ -43,7 +45,9 @@ class SamplingRound(TimestampMixin, Base):
     seed: Mapped[str | None] = mapped_column(String(64))  # revealed after the draw
     pool_digest: Mapped[str | None] = mapped_column(String(64))
     pool_size: Mapped[int | None]
-    pool_path: Mapped[str | None] = mapped_column(String(300))
+    #: the draw pool's file, stored relative to POOL_DIR (a copied instance replays its own
+    #: files); read and set through ``pool_path`` (absolute)
+    pool_file: Mapped[str | None] = mapped_column("pool_path", String(300))
     drawn_at: Mapped[dt.datetime | None]
     publish_due_on: Mapped[dt.date | None]
     published_at: Mapped[dt.datetime | None]
@@ -53,6 +57,15 @@ class SamplingRound(TimestampMixin, Base):
     drawn: Mapped[list[DrawnEntity]] = relationship(
         back_populates="round", order_by="DrawnEntity.rank"
     )
+
+    @property
+    def pool_path(self) -> str | None:
+        """The draw pool's file, absolute, in this instance's POOL_DIR."""
+        return resolve_pool_path(self.pool_file)
+
+    @pool_path.setter
+    def pool_path(self, value: str | None) -> None:
+        self.pool_file = relative_pool_path(value)
 
 
 class DrawnEntity(Base):
@@ -68,3 +81,34 @@ class DrawnEntity(Base):
     forced: Mapped[bool] = mapped_column(default=False)
 
     round: Mapped[SamplingRound] = relationship(back_populates="drawn")
+
+
+def _pool_dir() -> Path | None:
+    from flask import current_app
+
+    try:
+        directory = current_app.config.get("POOL_DIR")
+    except RuntimeError:  # outside an app context
+        return None
+    return Path(directory).resolve() if directory else None
+
+
+def relative_pool_path(value: str | None, pool_dir: Path | None = None) -> str | None:
+    """``value`` relative to POOL_DIR when it lies inside it (else unchanged)."""
+    if not value or not os.path.isabs(value):
+        return value
+    base = pool_dir or _pool_dir()
+    if base is None:
+        return value
+    try:
+        return Path(value).resolve().relative_to(base).as_posix()
+    except ValueError:
+        return value
+
+
+def resolve_pool_path(value: str | None, pool_dir: Path | None = None) -> str | None:
+    """The absolute file of a stored pool path (relative ones are under POOL_DIR)."""
+    if not value or os.path.isabs(value):
+        return value
+    base = pool_dir or _pool_dir()
+    return str(base / value) if base is not None else value

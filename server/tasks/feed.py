@@ -30,6 +30,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from cachetools import LRUCache
 from sqlalchemy import bindparam, event, func, inspect, select, text
@@ -209,7 +210,9 @@ def compact(session: Session) -> int:
 
 
 def etag(inspector_id: int, version: str, *params: Any) -> str:
-    return "-".join(["tasks", str(inspector_id), version, *(str(p) for p in params)])
+    # parameters percent-encoded: a query value may hold any character, an ETag header
+    # may not (gunicorn refused the response: a 500)
+    return "-".join(["tasks", str(inspector_id), version, *(quote(str(p), safe="") for p in params)])
 
 
 # --------------------------------------------------------------------- the process's cache

@@ -19,7 +19,7 @@ from factories import department, entity, form, inspector, red_warnings, task
 from sqlalchemy import func, select
 
 from server.auth.models import ApiToken, LoginAttempt
-from server.auth.services import issue_token
+from server.auth.services import change_password, issue_token, set_active
 from server.extensions import db
 from server.warnings.models import Warning
 
@@ -37,6 +37,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("/api/v1/openapi.json", "GET"): EVERYONE,
     ("/api/v1/auth/token", "POST"): EVERYONE,
     ("/api/v1/auth/token", "DELETE"): STAFF,
+    ("/api/v1/auth/logout-all", "POST"): STAFF,
+    ("/api/v1/admin/throttles", "GET"): frozenset({ADM}),
+    ("/api/v1/admin/throttles", "DELETE"): frozenset({ADM}),
     ("/api/v1/me", "GET"): STAFF,
     ("/api/v1/analytics/hit-rates", "GET"): OFFICE,
     ("/api/v1/analytics/warning-loop", "GET"): OFFICE,
@@ -87,6 +90,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("/export/<name>.<fmt>", "GET"): OFFICE,
     ("/inspectors", "GET"): OFFICE,
     ("/public", "GET"): EVERYONE,
+    ("/public/audit", "GET"): EVERYONE,
+    ("/public/audit.json", "GET"): EVERYONE,
     ("/public/rounds/<int:round_id>", "GET"): EVERYONE,
     ("/public/rounds/<int:round_id>.<fmt>", "GET"): EVERYONE,
     ("/public/rounds/<int:round_id>/replay", "GET"): EVERYONE,
@@ -162,7 +167,7 @@ def call(app: Any, users: dict[str, Any], role: str, method: str, url: str) -> A
         else:
             with client.session_transaction() as session:
                 session["user_id"] = user.id
-                session["pw"] = user.password_hash[-16:]
+                session["sv"] = user.session_version
     kwargs: dict[str, Any] = {"headers": headers}
     if method in ("POST", "PUT", "PATCH") and url.startswith("/api/"):
         kwargs["json"] = {}
@@ -284,13 +289,9 @@ def test_deactivated_user_loses_tokens_and_session(app, users, auth):
     client = app.test_client()
     h = auth.headers("supervisor")
     with client.session_transaction() as session:
-        session["user_id"], session["pw"] = (
-            users["supervisor"].id,
-            users["supervisor"].password_hash[-16:],
-        )
+        session["user_id"], session["sv"] = users["supervisor"].id, users["supervisor"].session_version
     assert client.get("/rounds").status_code == 200
-    users["supervisor"].active = False
-    db.session.commit()
+    set_active(db.session, users["supervisor"], False, actor="admin")
     assert client.get("/api/v1/me", headers=h).status_code == 401
     assert client.get("/rounds").status_code == 302
 
@@ -298,13 +299,9 @@ def test_deactivated_user_loses_tokens_and_session(app, users, auth):
 def test_password_change_ends_console_sessions(app, users):
     client = app.test_client()
     with client.session_transaction() as session:
-        session["user_id"], session["pw"] = (
-            users["analyst"].id,
-            users["analyst"].password_hash[-16:],
-        )
+        session["user_id"], session["sv"] = users["analyst"].id, users["analyst"].session_version
     assert client.get("/analytics").status_code == 200
-    users["analyst"].set_password("another-password-9")
-    db.session.commit()
+    change_password(db.session, users["analyst"], "another-password-9", actor="analyst")
     assert client.get("/analytics").status_code == 302
 
 

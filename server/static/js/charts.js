@@ -1,6 +1,6 @@
 /* Render every chart on the page from its JSON data block (no inline script: CSP).
  *
- * <div class="chart" data-chart="ID"></div>
+ * <div class="chart" data-chart="ID" data-height="340"></div>
  * <script type="application/json" id="ID">{ ECharts option }</script>
  *
  * Extensions understood here: series {type: "errorbar", data: [[x, low, high], ...]}
@@ -59,6 +59,10 @@
 
   function render(el) {
     var source = document.getElementById(el.getAttribute("data-chart"));
+    // the height comes as data-height, not a style attribute: the CSP allows no inline
+    // style (setting it from a script file is allowed)
+    var height = parseInt(el.getAttribute("data-height"), 10);
+    if (height > 0) { el.style.height = height + "px"; }
     if (!source || typeof echarts === "undefined") { return; }
     var chart = echarts.init(el, null, { renderer: "canvas" });
     chart.setOption(hydrate(JSON.parse(source.textContent)));
