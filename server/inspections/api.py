@@ -9,7 +9,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from server.auth.decorators import current_user, roles_required
-from server.errors import Invalid
+from server.errors import Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.inspections import services
 from server.inspections.results import FOLLOW_UPS, RESULT_CATEGORIES
@@ -97,6 +97,44 @@ class SubmissionCollection(MethodView):
         raw = request.get_json()
         outcome = services.receive_submission(db.session, user, raw if isinstance(raw, dict) else body)
         return outcome.receipt, 201 if outcome.created else 200
+
+
+class FilledItemSchema(Schema):
+    id = fields.String()
+    label = fields.String(allow_none=True)
+    type = fields.String(allow_none=True)
+    check_item = fields.String(allow_none=True)
+    answer = fields.Raw(allow_none=True)
+    answer_label = fields.String(allow_none=True, metadata={"description": "符合 / 不符合 / 不适用（合理缺项）或选项文字"})
+
+
+class FilledFormSchema(Schema):
+    form_code = fields.String()
+    form_version = fields.String(metadata={"description": "填写时的检查表版本（结果始终按该版本显示）"})
+    title = fields.String()
+    items = fields.List(fields.Nested(FilledItemSchema))
+    result_category = fields.String(allow_none=True)
+    result_category_label = fields.String(allow_none=True)
+    follow_up = fields.String(allow_none=True)
+    follow_up_label = fields.String(allow_none=True)
+
+
+@blp.route("/<int:submission_id>")
+class SubmissionDetail(MethodView):
+    @roles_required("inspector", "supervisor", "admin")
+    @blp.response(200, FilledFormSchema)
+    def get(self, submission_id: int) -> Any:
+        """A stored submission shown on the form version it was filled in on."""
+        from server.inspections.models import Submission
+
+        user = current_user()
+        assert user is not None
+        submission = db.session.get(Submission, submission_id)
+        if submission is None:
+            raise NotFound(f"提交不存在 (no submission {submission_id})")
+        if not (user.has_role("supervisor") or user.has_role("admin")) and submission.user_id != user.id:
+            raise Forbidden("只能查看自己的提交 (not your submission)")
+        return services.filled_form(db.session, submission)
 
 
 @blp.route("/<int:submission_id>/attachments")

@@ -248,6 +248,45 @@ def _form_outdated(session: Session, form: FormTemplate) -> Conflict:
     )
 
 
+def filled_form(session: Session, submission: Submission) -> dict[str, Any]:
+    """A stored submission as the form it was filled in on: its own version's items (never
+    the current version's), each with the answer and the words the inspector chose.
+
+    Form versions are immutable once loaded (``server.reference.services.load_form``), so
+    an old result reads as it was recorded after the form has changed.
+    """
+    from server.inspections.forms import COMPLIANCE
+    from server.inspections.results import FOLLOW_UPS, RESULT_CATEGORIES
+
+    form = session.scalar(_FORM, {"code": submission.form_code, "version": submission.form_version})
+    if form is None:  # pragma: no cover - versions are never deleted
+        raise NotFound(f"检查表 {submission.form_code} 第 {submission.form_version} 版不存在")
+    task = session.get(Task, submission.task_id)
+    items = form_items_for_task(session, task, form) if task is not None else list(form.items)
+    answers = submission.payload.get("answers") or {}
+    rows = []
+    for item in items:
+        value = answers.get(item["id"])
+        if item.get("type") == "compliance":
+            shown = COMPLIANCE.get(value)
+        elif item.get("type") == "yes_no":
+            shown = {"yes": "是", "no": "否"}.get(value)
+        elif item.get("choices"):
+            shown = next((c.get("label") for c in item["choices"] if c["value"] == value), None)
+        else:
+            shown = None
+        rows.append({"id": item["id"], "label": item.get("label"), "type": item.get("type"),
+                     "check_item": item.get("check_item"), "answer": value, "answer_label": shown})
+    result = session.scalar(select(InspectionResult).where(InspectionResult.submission_id == submission.id))
+    category = result.result_category if result else None
+    return {
+        "form_code": form.code, "form_version": form.version, "title": form.title, "items": rows,
+        "result_category": category, "result_category_label": RESULT_CATEGORIES.get(category or ""),
+        "follow_up": result.follow_up if result else None,
+        "follow_up_label": FOLLOW_UPS.get(result.follow_up or "") if result else None,
+    }
+
+
 def _client_filename(raw: Any) -> str:
     """The client's file name, kept as a label only: its last component in either path
     convention, never empty, "." or ".." (it must stay harmless wherever it is shown or
