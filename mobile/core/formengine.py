@@ -123,7 +123,7 @@ def _value_error(item: dict[str, Any], value: Any, declared: set[str] | None) ->
     message = item.get("constraint_message")
     choices = [c["value"] for c in item.get("choices") or []]
     if kind == "compliance":
-        if value not in COMPLIANCE:
+        if not isinstance(value, str) or value not in COMPLIANCE:
             return "请选择“符合”“不符合”或“不适用” (answer compliant, non_compliant or not_applicable)"
     elif kind == "yes_no":
         if value not in ("yes", "no"):
@@ -336,7 +336,8 @@ def _site_state(
         if not tagged:
             continue
         has_site = True
-        chosen = tagged.get(answers.get(item["id"])) if is_relevant(item, answers) else None
+        value = answers.get(item["id"])
+        chosen = tagged.get(value) if isinstance(value, str) and is_relevant(item, answers) else None
         if chosen is not None:
             return True, str(chosen["result_category"]), str(chosen.get("label", chosen["value"]))
     return has_site, None, None
