@@ -38,9 +38,14 @@ def fail(message: str) -> None:
 def load_reference_cmd(data_dir: str | None) -> None:
     """Load regions, industries, departments, check items, laws and forms (idempotent)."""
     from server.extensions import db
+    from server.reference.files import ReferenceDataError
     from server.reference.services import load_reference_into_db
 
-    counts = load_reference_into_db(db.session, data_dir or current_app.config["DATA_DIR"])
+    try:
+        counts = load_reference_into_db(db.session, data_dir or current_app.config["DATA_DIR"])
+    except ReferenceDataError as exc:  # nothing is written: the load is one transaction
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
     for key, value in counts.items():
         click.echo(f"{key}: {value}", err=True)
 

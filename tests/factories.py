@@ -94,15 +94,13 @@ def make_users() -> dict[str, Any]:
 
 
 SIMPLE_FORM_ITEMS: list[dict[str, Any]] = [
-    {"id": "licence_valid", "type": "yes_no", "label": "许可证在有效期内", "required": True,
-     "problem_if": "no", "domain": "food_safety", "legal_refs": [{"law": "食品安全法", "article": 35}]},
+    {"id": "licence_valid", "type": "compliance", "label": "已依法取得食品经营许可，许可证在有效期内",
+     "required": True, "domain": "food_safety", "check_item": "FS01", "topic": "食品生产经营许可",
+     "legal_refs": [{"law": "食品安全法", "article": 35}]},
     {"id": "licence_problem", "type": "text", "label": "问题描述", "required": True,
-     "relevant": {"item": "licence_valid", "equals": "no"}, "constraint": {"max_length": 200}},
+     "relevant": {"item": "licence_valid", "equals": "non_compliant"}, "constraint": {"max_length": 200}},
     {"id": "staff_count", "type": "number", "label": "从业人员数", "required": False,
      "constraint": {"min": 0, "max": 10000}, "constraint_message": "人数应在 0 到 10000 之间"},
-    {"id": "conclusion", "type": "choice", "label": "检查结论", "required": True,
-     "choices": [{"value": "pass", "label": "未发现问题"}, {"value": "fail", "label": "发现问题"}],
-     "problem_if": "fail", "domain": "food_safety"},
     {"id": "photo", "type": "photo", "label": "现场照片", "required": False},
     {"id": "signature", "type": "signature", "label": "被检查单位签字", "required": True},
     {"id": "location", "type": "location", "label": "检查位置", "required": False},

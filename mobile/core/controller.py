@@ -239,15 +239,51 @@ class Handheld:
         return task, form, formengine.items_for_task(form, task)
 
     def open_draft(self, task_id: int) -> Draft:
-        _, form, _ = self.form_for_task(task_id)
-        return self.store.open_draft(task_id, form["code"], str(form["version"]))
+        """The task's draft, on the form version the device holds.
+
+        A draft begun on an earlier version (the form was refreshed since, or a submission
+        refused as ``form_outdated`` was reopened) moves to the held version: answers to
+        items that kept their id and type stay, the others are dropped for the inspector to
+        answer again (a 是/否 answer cannot be read as 符合/不符合).
+        """
+        _, form, items = self.form_for_task(task_id)
+        draft = self.store.open_draft(task_id, form["code"], str(form["version"]))
+        if draft.form_version != str(form["version"]):
+            by_id = {i["id"]: i for i in items}
+            kept = {
+                k: v
+                for k, v in draft.answers.items()
+                if k in formengine.CONCLUSION_IDS
+                or (k in by_id and formengine.answer_fits(by_id[k], v))
+            }
+            draft = self.store.rebase_draft(task_id, str(form["version"]), kept)
+        return draft
 
     def answer(self, task_id: int, item_id: str, raw: Any) -> str | None:
         """Save one answer now; return the message the server would give for it, if any."""
         _, _, items = self.form_for_task(task_id)
+        if item_id in formengine.CONCLUSION_IDS:
+            draft = self.store.save_answer(task_id, item_id, raw)
+            return self.conclusion(task_id, draft.answers).errors.get(item_id)
         item = next(i for i in items if i["id"] == item_id)
         draft = self.store.save_answer(task_id, item_id, formengine.coerce(item, raw))
         return formengine.item_error(item, draft.answers)
+
+    def conclusion(
+        self, task_id: int, answers: dict[str, Any] | None = None
+    ) -> formengine.Conclusion:
+        """The draft's 检查结论 checked against its answers; it must be chosen, not derived."""
+        _, _, items = self.form_for_task(task_id)
+        if answers is None:
+            answers = self.open_draft(task_id).answers
+        out = formengine.conclude(
+            items, answers, answers.get("result_category"), answers.get("follow_up")
+        )
+        if not answers.get("result_category"):
+            out.errors.setdefault("result_category", "请选择检查结论（向社会公示的结果）")
+        if not answers.get("follow_up"):
+            out.errors.setdefault("follow_up", "请选择后续处置")
+        return out
 
     def attach(
         self,
@@ -275,6 +311,8 @@ class Handheld:
         task, form, items = self.form_for_task(task_id)
         draft = self.open_draft(task_id)
         answers = formengine.clean_answers(items, draft.answers)
+        conclusion = self.conclusion(task_id, {**answers, **{
+            k: draft.answers[k] for k in formengine.CONCLUSION_IDS if k in draft.answers}})
         used = {
             v
             for item in items
@@ -302,6 +340,8 @@ class Handheld:
             "form_code": draft.form_code,
             "form_version": draft.form_version,
             "answers": answers,
+            "result_category": draft.answers.get("result_category"),
+            "follow_up": draft.answers.get("follow_up"),
             "started_at": draft.started_at,
             "completed_at": completed_at or now_iso(),
             "attachments": attachments,
@@ -313,7 +353,10 @@ class Handheld:
         )
         if location:
             body["location"] = location
-        return body, formengine.check_answers(items, answers, attachments)
+        check = formengine.check_answers(items, answers, attachments)
+        check.errors.update(conclusion.errors)
+        check.problem_found = conclusion.problem_found
+        return body, check
 
     def finalize(self, task_id: int) -> tuple[OutboxEntry | None, formengine.FormCheck]:
         """Validate the draft and, if it passes, move it to the outbox."""

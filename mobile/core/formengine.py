@@ -5,9 +5,14 @@ that an inspector sees on the device exactly the objection the server would rais
 (ODK Collect validates the same way before a form may be finalised). The mobile app
 never imports ``server``; ``tests/mobile/test_formengine.py`` checks the two agree.
 
-Item types: ``yes_no`` ("yes"/"no"), ``choice``, ``multi_choice`` (list), ``number``,
-``text``, ``photo``/``signature`` (the SHA-256 checksum(s) of attachments), and
-``location`` ({"lat", "lon", "accuracy"?}).
+Item types: ``compliance`` (a judged item: "compliant" 符合 / "non_compliant" 不符合 /
+"not_applicable" 不适用（合理缺项）), ``yes_no`` ("yes"/"no", a plain fact), ``choice``,
+``multi_choice`` (list), ``number``, ``text``, ``photo``/``signature`` (the SHA-256
+checksum(s) of attachments), and ``location`` ({"lat", "lon", "accuracy"?}).
+
+The inspector's conclusion (检查结论) is chosen at the end of the form as two more items,
+:func:`conclusion_items` (``result_category`` and ``follow_up``), checked against the
+answers by :func:`conclude` exactly as the server checks them, and sent beside the answers.
 """
 
 from __future__ import annotations
@@ -18,17 +23,66 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "COMPLIANCE",
+    "CONCLUSION_IDS",
+    "FOLLOW_UPS",
+    "RESULT_CATEGORIES",
+    "Conclusion",
     "FormCheck",
+    "allowed_categories",
+    "answer_fits",
     "check_answers",
+    "conclude",
+    "conclusion_items",
+    "derive_category",
     "check_item_questions",
     "clean_answers",
     "coerce",
     "is_problem",
     "is_relevant",
     "item_error",
+    "inspectable_rule",
     "items_for_task",
     "relevant_items",
 ]
+
+#: A judged item's answers, value → what the inspection form prints.
+COMPLIANCE = {"compliant": "符合", "non_compliant": "不符合", "not_applicable": "不适用（合理缺项）"}
+NON_COMPLIANT = "non_compliant"
+
+#: Published result categories (the server's ``server.inspections.results``, which the
+#: device cannot import; a test keeps the two equal).
+RESULT_CATEGORIES: dict[str, str] = {
+    "no_problem": "未发现问题",
+    "annual_report_not_published": "未按规定公示年度报告",
+    "unreachable": "通过登记的住所（经营场所）无法联系",
+    "problem_corrected": "发现问题已责令改正",
+    "problem_referred": "发现问题待后续处理（已移送/已立案）",
+    "refused": "不配合检查",
+    "not_operating": "未开展经营",
+}
+PROBLEM_CATEGORIES = frozenset(
+    {"annual_report_not_published", "unreachable", "problem_corrected", "problem_referred", "refused"}
+)
+FOLLOW_UPS: dict[str, str] = {
+    "none": "无需后续处置",
+    "rectification_ordered": "责令限期改正",
+    "rectified": "已整改完毕",
+    "case_referred": "已移送立案",
+    "case_filed": "已立案查处",
+    "listed_abnormal": "已列入经营异常名录",
+}
+FOLLOW_UPS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
+    "no_problem": ("none",),
+    "not_operating": ("none",),
+    "problem_corrected": ("rectification_ordered", "rectified"),
+    "problem_referred": ("case_referred", "case_filed"),
+    "unreachable": ("listed_abnormal", "rectification_ordered", "none"),
+    "annual_report_not_published": ("listed_abnormal", "rectification_ordered"),
+    "refused": ("none", "case_referred", "case_filed", "listed_abnormal"),
+}
+DEFAULT_FOLLOW_UP = {category: options[0] for category, options in FOLLOW_UPS_BY_CATEGORY.items()}
+CONCLUSION_IDS = ("result_category", "follow_up")
 
 
 @dataclass
@@ -68,7 +122,10 @@ def _value_error(item: dict[str, Any], value: Any, declared: set[str] | None) ->
     constraint = item.get("constraint") or {}
     message = item.get("constraint_message")
     choices = [c["value"] for c in item.get("choices") or []]
-    if kind == "yes_no":
+    if kind == "compliance":
+        if not isinstance(value, str) or value not in COMPLIANCE:
+            return "请选择“符合”“不符合”或“不适用” (answer compliant, non_compliant or not_applicable)"
+    elif kind == "yes_no":
         if value not in ("yes", "no"):
             return "请选择“是”或“否” (answer yes or no)"
     elif kind == "choice":
@@ -119,6 +176,12 @@ def _value_error(item: dict[str, Any], value: Any, declared: set[str] | None) ->
     return None
 
 
+def answer_fits(item: dict[str, Any], value: Any) -> bool:
+    """Whether ``value`` is a well-formed answer to ``item`` (attachments not checked):
+    what survives when a draft moves to a newer version of its form."""
+    return not _empty(value) and _value_error(item, value, None) is None
+
+
 def item_error(
     item: dict[str, Any], answers: dict[str, Any], declared: set[str] | None = None
 ) -> str | None:
@@ -144,9 +207,13 @@ def item_error(
 
 
 def is_problem(item: dict[str, Any], value: Any) -> bool:
-    """Whether an answer equals (or contains) the item's ``problem_if``."""
+    """Whether an answer is a problem: 不符合, or equal to (containing) ``problem_if``."""
+    if _empty(value):
+        return False
+    if item.get("type") == "compliance":
+        return bool(value == NON_COMPLIANT)
     rule = item.get("problem_if")
-    if rule is None or _empty(value):
+    if rule is None:
         return False
     rules = rule if isinstance(rule, list) else [rule]
     if isinstance(value, list):
@@ -182,7 +249,7 @@ def check_answers(
                 "附件 checksum 应为 SHA-256 (checksum must be a sha256 hex digest)"
             )
             break
-    problems: list[str] = []
+    problems: list[dict[str, Any]] = []
     for item in items:
         item_id = item["id"]
         value = answers.get(item_id)
@@ -193,49 +260,258 @@ def check_answers(
         if not is_relevant(item, answers) or _empty(value):
             continue
         domain = item.get("domain")
-        if domain and domain not in out.checked_domains:
+        if domain and value != "not_applicable" and domain not in out.checked_domains:
             out.checked_domains.append(domain)
         if is_problem(item, value):
-            problems.append(item_id)
+            problems.append(item)
             if domain and domain not in out.problem_domains:
                 out.problem_domains.append(domain)
-    out.failed_items = problems
+    out.failed_items = list(dict.fromkeys(failed_code(item) for item in problems))
     out.problem_found = bool(problems)
-    labels = {item["id"]: item.get("label", item["id"]) for item in items}
+    notes = {
+        str(i["relevant"]["item"]): i["id"]
+        for i in items
+        if i.get("type") == "text" and i.get("relevant")
+    }
     out.summary = (
-        ("发现问题：" + "；".join(labels[p] for p in problems))[:500] if problems else "未发现问题"
+        ("发现问题：" + "；".join(_finding(item, answers, notes) for item in problems))[:500]
+        if problems
+        else "未发现问题"
     )
     return out
 
 
-def check_item_questions(check_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One yes/no question per check item of the task, built as the server builds it."""
-    out = []
+def failed_code(item: dict[str, Any]) -> str:
+    """What ``failed_items`` records for a failed item: its check item, else its id."""
+    return str(item.get("check_item") or item["id"])
+
+
+def _finding(item: dict[str, Any], answers: dict[str, Any], notes: dict[str, str]) -> str:
+    topic = item.get("topic") or item.get("label", item["id"])
+    code = item.get("check_item")
+    head = f"{topic}（{code}）" if code else str(topic)
+    if item.get("type") == "choice":
+        label = next(
+            (
+                c.get("label")
+                for c in item.get("choices") or []
+                if c["value"] == answers.get(item["id"])
+            ),
+            None,
+        )
+        return f"{head}：{label}" if label else head
+    note = answers.get(notes.get(item["id"], ""))
+    return f"{head}：{note}" if isinstance(note, str) and note.strip() else head
+
+
+# -- the conclusion (检查结论) --------------------------------------------------------------
+@dataclass
+class Conclusion:
+    result_category: str | None
+    follow_up: str | None
+    problem_found: bool
+    derived: bool
+    allowed: list[str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _is_site_item(item: dict[str, Any]) -> bool:
+    return any(c.get("result_category") for c in item.get("choices") or [])
+
+
+def _failed(items: list[dict[str, Any]], answers: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        i
+        for i in items
+        if not _is_site_item(i) and is_relevant(i, answers) and is_problem(i, answers.get(i["id"]))
+    ]
+
+
+def _site_state(
+    items: list[dict[str, Any]], answers: dict[str, Any]
+) -> tuple[bool, str | None, str | None]:
+    has_site = False
+    for item in items:
+        tagged = {c["value"]: c for c in item.get("choices") or [] if c.get("result_category")}
+        if not tagged:
+            continue
+        has_site = True
+        value = answers.get(item["id"])
+        chosen = tagged.get(value) if isinstance(value, str) and is_relevant(item, answers) else None
+        if chosen is not None:
+            return True, str(chosen["result_category"]), str(chosen.get("label", chosen["value"]))
+    return has_site, None, None
+
+
+def allowed_categories(
+    items: list[dict[str, Any]], answers: dict[str, Any]
+) -> tuple[list[str], str]:
+    """The result categories that agree with ``answers``, and why (the server's rules)."""
+    relevant = [
+        i for i in items if is_relevant(i, answers) and not _empty(answers.get(i["id"]))
+    ]
+    failed = _failed(items, answers)
+    has_site, site, site_label = _site_state(items, answers)
+    annual_answered = any(
+        i.get("result_category") == "annual_report_not_published" for i in relevant
+    )
+    if failed:
+        allowed = {"problem_corrected", "problem_referred"} | {
+            str(i["result_category"]) for i in failed if i.get("result_category")
+        }
+        if site:
+            allowed.add(site)
+        allowed &= PROBLEM_CATEGORIES
+        shown = "、".join(failed_code(i) for i in failed[:3]) + (
+            f" 等 {len(failed)} 项" if len(failed) > 3 else ""
+        )
+        why = f"检查项 {shown} 判定为不符合"
+    else:
+        allowed = {site} if site else {"no_problem"}
+        if not annual_answered:
+            allowed.add("annual_report_not_published")
+        if not has_site:
+            allowed |= {"unreachable", "refused", "not_operating"}
+        why = f"现场情况为“{site_label}”" if site else "没有判定为不符合的检查项"
+    return [c for c in RESULT_CATEGORIES if c in allowed], why
+
+
+def derive_category(items: list[dict[str, Any]], answers: dict[str, Any]) -> str:
+    """The category the answers imply (what the server derives when none is sent)."""
+    _, site, _ = _site_state(items, answers)
+    if site in ("unreachable", "refused"):
+        return site
+    failed = _failed(items, answers)
+    if failed:
+        if all(i.get("result_category") == "annual_report_not_published" for i in failed):
+            return "annual_report_not_published"
+        return "problem_corrected"
+    return site or "no_problem"
+
+
+def conclude(
+    items: list[dict[str, Any]],
+    answers: dict[str, Any],
+    result_category: Any = None,
+    follow_up: Any = None,
+) -> Conclusion:
+    """Check the conclusion against the answers, with the server's messages."""
+    allowed, why = allowed_categories(items, answers)
+    errors: dict[str, str] = {}
+    derived = _empty(result_category)
+    category = derive_category(items, answers) if derived else result_category
+    if not isinstance(category, str) or category not in RESULT_CATEGORIES:
+        errors["result_category"] = "请选择检查结论（公示结果类别） (unknown result category)"
+        category = None
+    elif category not in allowed:
+        options = "、".join(f"“{RESULT_CATEGORIES[c]}”" for c in allowed)
+        errors["result_category"] = (
+            f"检查结论“{RESULT_CATEGORIES[category]}”与检查记录不符：{why}，"
+            f"可选 {options} (result category contradicts the answers)"
+        )
+    chosen = follow_up
+    if _empty(chosen):
+        chosen = DEFAULT_FOLLOW_UP.get(category) if category else None
+    elif not isinstance(chosen, str) or chosen not in FOLLOW_UPS:
+        errors["follow_up"] = "请选择有效的后续处置 (unknown follow-up)"
+    elif category and chosen not in FOLLOW_UPS_BY_CATEGORY[category]:
+        options = "、".join(f"“{FOLLOW_UPS[f]}”" for f in FOLLOW_UPS_BY_CATEGORY[category])
+        errors["follow_up"] = (
+            f"后续处置“{FOLLOW_UPS[chosen]}”与检查结论“{RESULT_CATEGORIES[category]}”不符，"
+            f"可选 {options} (follow-up contradicts the result category)"
+        )
+    any_failed = any(
+        is_problem(i, answers.get(i["id"])) for i in items if is_relevant(i, answers)
+    )
+    return Conclusion(
+        category,
+        chosen if isinstance(chosen, str) else None,
+        bool(category in PROBLEM_CATEGORIES or any_failed),
+        derived,
+        allowed,
+        errors,
+    )
+
+
+def conclusion_items(items: list[dict[str, Any]], answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The two items the inspector answers last: 检查结论 (the categories the answers allow
+    are offered; the one the answers imply is named in the hint) and 后续处置."""
+    allowed, _ = allowed_categories(items, answers)
+    suggested = derive_category(items, answers)
+    category = answers.get("result_category")
+    follow_ups = FOLLOW_UPS_BY_CATEGORY.get(category, tuple(FOLLOW_UPS)) if isinstance(
+        category, str
+    ) else tuple(FOLLOW_UPS)
+    return [
+        {
+            "id": "result_category",
+            "type": "choice",
+            "label": "检查结论（向社会公示的结果）",
+            "required": True,
+            "choices": [{"value": c, "label": RESULT_CATEGORIES[c]} for c in allowed],
+            "hint": f"根据检查记录建议：{RESULT_CATEGORIES[suggested]}",
+            "legal_basis": "《中华人民共和国行政处罚法》第二十八条（责令改正）",
+            "legal_refs": [{"law": "行政处罚法", "article": 28}],
+        },
+        {
+            "id": "follow_up",
+            "type": "choice",
+            "label": "后续处置",
+            "required": True,
+            "choices": [{"value": f, "label": FOLLOW_UPS[f]} for f in follow_ups],
+        },
+    ]
+
+
+def inspectable_rule(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The relevance rule "the premises could be inspected", from the form's site item."""
+    site = next((i for i in items if i.get("inspectable_if") is not None), None)
+    return {"item": site["id"], "equals": site["inspectable_if"]} if site else None
+
+
+def check_item_questions(
+    check_items: list[dict[str, Any]], relevant: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The judged items for each check item of the task, built as the server builds them."""
+    out: list[dict[str, Any]] = []
     for ci in check_items:
         refs = (
             [{"law": ci["law"], "article": ci["article"]}]
             if ci.get("law") and ci.get("article")
             else []
         )
+        item_id = f"ci_{ci['code']}"
         out.append(
             {
-                "id": f"ci_{ci['code']}",
-                "type": "yes_no",
-                "label": f"{ci['item']}：是否符合规定",
+                "id": item_id,
+                "type": "compliance",
+                "label": ci["item"],
                 "required": True,
-                "problem_if": "no",
                 "domain": ci.get("domain"),
                 "check_item": ci["code"],
+                "topic": ci.get("category"),
                 "legal_basis": ci.get("legal_basis"),
                 "legal_refs": refs,
-                "relevant": None,
+                "basis_quote": ci.get("basis_quote"),
+                "relevant": relevant,
+            }
+        )
+        out.append(
+            {
+                "id": f"{item_id}_note",
+                "type": "text",
+                "label": "问题描述（不符合的具体情况）",
+                "required": True,
+                "relevant": {"item": item_id, "equals": NON_COMPLIANT},
+                "constraint": {"min_length": 4, "max_length": 500},
+                "constraint_message": "请用4至500字描述发现的问题",
             }
         )
     return out
 
 
 def items_for_task(form: dict[str, Any], task: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the business type's form followed by one question per check item of the task.
+    """Return the business type's form followed by the judged items of the task's check items.
 
     Same list as the server's ``form_items_for_task``: the task's ``check_items`` (from
     ``GET /tasks``) carry the fields ``check_item_questions`` needs.
@@ -244,7 +520,7 @@ def items_for_task(form: dict[str, Any], task: dict[str, Any]) -> list[dict[str,
     check_items = task.get("check_items") or []
     if not check_items:
         return items
-    return items + check_item_questions(check_items)
+    return items + check_item_questions(check_items, inspectable_rule(items))
 
 
 def relevant_items(items: list[dict[str, Any]], answers: dict[str, Any]) -> list[dict[str, Any]]:

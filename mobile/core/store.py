@@ -279,6 +279,17 @@ class Store:
         assert draft is not None
         return draft
 
+    def rebase_draft(self, task_id: int, form_version: str, answers: dict[str, Any]) -> Draft:
+        """Move a draft to another version of its form, with the answers that still fit."""
+        with self.tx() as db:
+            db.execute(
+                "UPDATE drafts SET form_version = ?, answers = ?, updated_at = ? WHERE task_id = ?",
+                (str(form_version), _dumps(answers), now_iso(), task_id),
+            )
+        draft = self.draft(task_id)
+        assert draft is not None
+        return draft
+
     def save_answer(self, task_id: int, item_id: str, value: Any) -> Draft:
         """Write one answer to the draft immediately (None or empty removes it)."""
         with self.tx() as db:
@@ -459,6 +470,8 @@ class Store:
                 "只有被退回的提交可以重新编辑 (only rejected submissions can be reopened)"
             )
         body = entry.body
+        # the conclusion (检查结论) travels beside the answers; the draft keeps it with them
+        answers = {**body["answers"], **{k: body[k] for k in ("result_category", "follow_up") if body.get(k)}}
         new_id = str(uuid.uuid4())
         stamp = now_iso()
         with self.tx() as db:
@@ -470,7 +483,7 @@ class Store:
                     new_id,
                     body["form_code"],
                     str(body["form_version"]),
-                    _dumps(body["answers"]),
+                    _dumps(answers),
                     body.get("started_at") or stamp,
                     stamp,
                 ),

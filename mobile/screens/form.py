@@ -68,6 +68,10 @@ class FormScreen(BaseScreen):
         ] not in ("assigned", "in_progress")
         if self.read_only:
             self.answers = dict(entry.body["answers"]) if entry else {}
+            if entry:  # the conclusion travels beside the answers
+                self.answers.update(
+                    {k: entry.body[k] for k in formengine.CONCLUSION_IDS if entry.body.get(k)}
+                )
             self.instance_id = entry.instance_id if entry else ""
         else:
             draft = h.open_draft(self.task_id)
@@ -81,8 +85,16 @@ class FormScreen(BaseScreen):
         self.ids.scroll.scroll_y = 1
 
     # -- rendering --------------------------------------------------------------------
-    def _relevant_ids(self) -> list[str]:
-        return [i["id"] for i in formengine.relevant_items(self.items, self.answers)]
+    def _relevant_ids(self) -> list[Any]:
+        """What the list shows: the relevant items, and the choices the conclusion offers
+        (both change with the answers; a change re-renders the list)."""
+        shown: list[Any] = [i["id"] for i in formengine.relevant_items(self.items, self.answers)]
+        for item in self._conclusion_items():
+            shown.append((item["id"], tuple(c["value"] for c in item["choices"])))
+        return shown
+
+    def _conclusion_items(self) -> list[dict[str, Any]]:
+        return formengine.conclusion_items(self.items, self.answers)
 
     def _render(self) -> None:
         box = self.ids.list
@@ -90,8 +102,8 @@ class FormScreen(BaseScreen):
         self.cards = {}
         self._shown = self._relevant_ids()
         number = 0
-        for item in self.items:
-            if item["id"] not in self._shown:
+        for item in [*self.items, *self._conclusion_items()]:
+            if item["id"] not in self._shown and item["id"] not in formengine.CONCLUSION_IDS:
                 continue
             number += 1
             card = self._card(number, item)
@@ -100,9 +112,7 @@ class FormScreen(BaseScreen):
 
     def _card(self, number: int, item: dict[str, Any]) -> ItemCard:
         star = "[color=c62828]*[/color] " if item.get("required") else ""
-        problem = item.get("problem_if") is not None and formengine.is_problem(
-            item, self.answers.get(item["id"])
-        )
+        problem = formengine.is_problem(item, self.answers.get(item["id"]))
         card = ItemCard(
             heading=f"{number}. {star}{escape_markup(item.get('label', item['id']))}",
             hint=item.get("hint") or "",
@@ -115,11 +125,24 @@ class FormScreen(BaseScreen):
                 card.ids.refs.add_widget(link)
             else:
                 card.ids.refs.add_widget(_factory("HintLabel", text=f"法律依据：{text}"))
+        if item.get("basis_quote"):
+            card.ids.refs.add_widget(
+                _factory("HintLabel", text=f"条文：“{escape_markup(item['basis_quote'])}”")
+            )
         builder = getattr(self, f"_input_{item['type']}", None)
         if builder is None:
             card.ids.input.add_widget(WrapLabel(text=f"（不支持的题型 {item['type']}）"))
         else:
             builder(card, item, self.answers.get(item["id"]))
+        if item["id"] in formengine.CONCLUSION_IDS and self.answers.get(item["id"]):
+            # a chosen conclusion the answers no longer support says so at once
+            check = formengine.conclude(
+                self.items,
+                self.answers,
+                self.answers.get("result_category"),
+                self.answers.get("follow_up"),
+            )
+            card.error = check.errors.get(item["id"], "")
         if self.read_only:
             card.ids.input.disabled = True
         return card
@@ -132,8 +155,12 @@ class FormScreen(BaseScreen):
         value: Any,
         *,
         multi: bool = False,
+        cols: int | None = None,
+        height: float | None = None,
     ) -> None:
-        grid = GridLayout(cols=2 if len(options) <= 4 else 1, spacing=dp(6), size_hint_y=None)
+        if cols is None:
+            cols = 2 if len(options) <= 4 else 1
+        grid = GridLayout(cols=cols, spacing=dp(6), size_hint_y=None)
         grid.bind(minimum_height=grid.setter("height"))
         group = None if multi else f"{self.instance_id}-{item['id']}"
         selected = set(value or []) if multi else {value}
@@ -145,6 +172,8 @@ class FormScreen(BaseScreen):
                 group=group,
                 state="down" if option in selected else "normal",
             )
+            if height is not None:
+                b.height = height
             b.option = option
             buttons.append(b)
             grid.add_widget(b)
@@ -156,6 +185,21 @@ class FormScreen(BaseScreen):
         for b in buttons:
             b.bind(on_release=changed)
         card.ids.input.add_widget(grid)
+
+    def _input_compliance(self, card: ItemCard, item: dict[str, Any], value: Any) -> None:
+        # 符合 / 不符合 / 不适用 side by side, each at least 48 dp tall (a gloved thumb)
+        self._toggles(
+            card,
+            item,
+            [
+                ("compliant", "符合"),
+                ("non_compliant", "不符合"),
+                ("not_applicable", "不适用"),
+            ],
+            value,
+            cols=3,
+            height=dp(52),
+        )
 
     def _input_yes_no(self, card: ItemCard, item: dict[str, Any], value: Any) -> None:
         self._toggles(card, item, [("yes", "是"), ("no", "否")], value)
@@ -387,7 +431,10 @@ class FormScreen(BaseScreen):
             if first is not None:
                 self.ids.scroll.scroll_to(first)
             return
-        result = "发现问题" if check.problem_found else "未发现问题"
+        category = (entry.body or {}).get("result_category") or ""
+        result = formengine.RESULT_CATEGORIES.get(
+            category, "发现问题" if check.problem_found else "未发现问题"
+        )
         outbox = self.manager.get_screen("outbox")
         outbox.show()
         outbox.notice = f"已完成：{self.title}，{result}。已放入待上传队列。"

@@ -34,7 +34,7 @@ from server.audit.services import record
 from server.auth.models import User
 from server.db import utcnow
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from server.inspections.forms import check_answers, check_item_questions
+from server.inspections.forms import check_answers, check_item_questions, conclude, inspectable_rule
 from server.inspections.models import Attachment, InspectionResult, Submission
 from server.reference.models import FormTemplate
 from server.tasks.models import Task, TaskAssignment
@@ -56,7 +56,7 @@ class Outcome:
     receipt: dict[str, Any]
 
 
-def _receipt(submission: Submission, *, created: bool, task_state: str | None, problem_found: bool | None,
+def _receipt(submission: Submission, *, created: bool, task_state: str | None, result: InspectionResult | None,
              missing: list[str]) -> dict[str, Any]:
     """A stored submission as the API reports it."""
     return {
@@ -65,7 +65,10 @@ def _receipt(submission: Submission, *, created: bool, task_state: str | None, p
         "status": "accepted" if created else "duplicate",
         "task_id": submission.task_id,
         "task_state": task_state,
-        "problem_found": problem_found,
+        "problem_found": result.problem_found if result else None,
+        "result_category": result.result_category if result else None,
+        "follow_up": result.follow_up if result else None,
+        "form_version": submission.form_version,
         "missing_attachments": missing,
     }
 
@@ -102,7 +105,7 @@ def _existing(session: Session, instance_id: str, digest: str) -> Outcome | None
     task = session.get(Task, found.task_id)
     return Outcome(found, False, result, _receipt(
         found, created=False, task_state=task.state if task else None,
-        problem_found=result.problem_found if result else None, missing=missing_attachments(session, found)))
+        result=result, missing=missing_attachments(session, found)))
 
 
 def _inspected_on(body: dict[str, Any]) -> dt.date:
@@ -117,14 +120,16 @@ def _inspected_on(body: dict[str, Any]) -> dt.date:
 
 
 def form_items_for_task(session: Session, task: Task, form: FormTemplate) -> list[dict[str, Any]]:
-    """The business type's form followed by one question per check item of the task."""
+    """The business type's form followed by the judged items of the task's check items
+    (asked only when the premises could be inspected, as the form's own judged items)."""
     from server.reference.api import check_item_dict
     from server.reference.models import CheckItem
 
     if not task.check_items:
         return list(form.items)
     items = {c.code: c for c in session.scalars(select(CheckItem).where(CheckItem.code.in_(task.check_items)))}
-    return list(form.items) + check_item_questions([check_item_dict(items[c]) for c in task.check_items if c in items])
+    return list(form.items) + check_item_questions([check_item_dict(items[c]) for c in task.check_items if c in items],
+                                                   inspectable_rule(form.items))
 
 
 def receive_submission(session: Session, user: User, body: dict[str, Any], *, today: dt.date | None = None) -> Outcome:
@@ -154,10 +159,17 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
         raise Invalid(f"未知检查表或版本 (unknown form {body['form_code']} version {body['form_version']})")
     if form.code != task.form_code:
         raise Invalid(f"该任务应使用检查表 {task.form_code} (task uses form {task.form_code}, got {form.code})")
-    check = check_answers(form_items_for_task(session, task, form), body.get("answers") or {},
-                          body.get("attachments") or [])
+    if not form.accepts_submissions:
+        raise _form_outdated(session, form)
+    items = form_items_for_task(session, task, form)
+    answers = body.get("answers") or {}
+    check = check_answers(items, answers, body.get("attachments") or [])
     if check.errors:
         raise Invalid("检查表填写不完整或有误 (form has invalid items)", items=check.errors)
+    # 检查结论: the stated result category must agree with the answers (derived when absent)
+    conclusion = conclude(items, answers, body.get("result_category"), body.get("follow_up"))
+    if conclusion.errors:
+        raise Invalid("检查结论与检查记录不符 (the conclusion contradicts the answers)", items=conclusion.errors)
 
     inspected_on = _inspected_on(body)
     submission = Submission(
@@ -186,14 +198,15 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
         # record_result's flush (PostgreSQL waits for the other transaction, then refuses
         # the insert) or at the commit: both mean "someone else was first".
         result = record_result(
-            session, task, inspected_on=inspected_on, problem_found=check.problem_found,
+            session, task, inspected_on=inspected_on, problem_found=conclusion.problem_found,
             problem_domains=check.problem_domains, checked_domains=check.checked_domains or list(task.domains),
-            failed_items=check.failed_items, summary=check.summary, submission=submission,
-            actor=user.username,
+            failed_items=check.failed_items, summary=_summary(check.summary, conclusion.result_category),
+            submission=submission, actor=user.username,
+            result_category=conclusion.result_category, follow_up=conclusion.follow_up,
         )
         # taken before the commit (which expires every loaded row): every declared
         # attachment is still to be uploaded, so nothing needs reading back
-        receipt = _receipt(submission, created=True, task_state=task.state, problem_found=result.problem_found,
+        receipt = _receipt(submission, created=True, task_state=task.state, result=result,
                            missing=[a.checksum for a in declared])
         session.commit()
     except IntegrityError:
@@ -207,6 +220,71 @@ def receive_submission(session: Session, user: User, body: dict[str, Any], *, to
         raise Conflict(f"任务 {task_id} 已由其他设备提交结果 (the task received another result at the same time)",
                        code="task_closed") from None
     return Outcome(submission, True, result, receipt)
+
+
+def _summary(findings: str | None, category: str | None) -> str | None:
+    """The result's one-line summary: the published category, then what was found."""
+    from server.inspections.results import RESULT_CATEGORIES
+
+    if category is None:
+        return findings
+    label = RESULT_CATEGORIES[category]
+    if not findings or findings == label or findings == "未发现问题":
+        return label
+    return f"{label}。{findings}"[:500]
+
+
+def _form_outdated(session: Session, form: FormTemplate) -> Conflict:
+    """The 409 for a submission filled in on a form version that is no longer accepted."""
+    current = session.scalar(select(FormTemplate).where(FormTemplate.code == form.code,
+                                                        FormTemplate.current.is_(True)))
+    newer = f"第 {current.version} 版" if current is not None else "新版"
+    reason = f"（{form.retired_reason}）" if form.retired_reason else ""
+    return Conflict(
+        f"检查表“{form.title}”第 {form.version} 版已停用{reason}。请同步下载{newer}检查表，"
+        f"按新版重新填写后提交 (form version {form.version} is no longer accepted; refresh the form)",
+        code="form_outdated", form_code=form.code, form_version=form.version,
+        current_version=current.version if current is not None else None,
+    )
+
+
+def filled_form(session: Session, submission: Submission) -> dict[str, Any]:
+    """A stored submission as the form it was filled in on: its own version's items (never
+    the current version's), each with the answer and the words the inspector chose.
+
+    Form versions are immutable once loaded (``server.reference.services.load_form``), so
+    an old result reads as it was recorded after the form has changed.
+    """
+    from server.inspections.forms import COMPLIANCE
+    from server.inspections.results import FOLLOW_UPS, RESULT_CATEGORIES
+
+    form = session.scalar(_FORM, {"code": submission.form_code, "version": submission.form_version})
+    if form is None:  # pragma: no cover - versions are never deleted
+        raise NotFound(f"检查表 {submission.form_code} 第 {submission.form_version} 版不存在")
+    task = session.get(Task, submission.task_id)
+    items = form_items_for_task(session, task, form) if task is not None else list(form.items)
+    answers = submission.payload.get("answers") or {}
+    rows = []
+    for item in items:
+        value = answers.get(item["id"])
+        if item.get("type") == "compliance":
+            shown = COMPLIANCE.get(value)
+        elif item.get("type") == "yes_no":
+            shown = {"yes": "是", "no": "否"}.get(value)
+        elif item.get("choices"):
+            shown = next((c.get("label") for c in item["choices"] if c["value"] == value), None)
+        else:
+            shown = None
+        rows.append({"id": item["id"], "label": item.get("label"), "type": item.get("type"),
+                     "check_item": item.get("check_item"), "answer": value, "answer_label": shown})
+    result = session.scalar(select(InspectionResult).where(InspectionResult.submission_id == submission.id))
+    category = result.result_category if result else None
+    return {
+        "form_code": form.code, "form_version": form.version, "title": form.title, "items": rows,
+        "result_category": category, "result_category_label": RESULT_CATEGORIES.get(category or ""),
+        "follow_up": result.follow_up if result else None,
+        "follow_up_label": FOLLOW_UPS.get(result.follow_up or "") if result else None,
+    }
 
 
 def _client_filename(raw: Any) -> str:
@@ -240,10 +318,14 @@ def record_result(
     summary: str | None,
     submission: Submission | None,
     actor: str,
+    result_category: str | None = None,
+    follow_up: str | None = None,
 ) -> InspectionResult:
     """The one place an inspection result is written; it updates the task and warning.
 
     Used by the handheld's submissions and by desk checks; the caller commits.
+    ``result_category``/``follow_up`` are the published conclusion
+    (:mod:`server.inspections.results`); a submission's are checked by ``forms.conclude``.
     """
     result = InspectionResult(
         task_id=task.id,
@@ -258,6 +340,8 @@ def record_result(
         checked_domains=checked_domains,
         failed_items=failed_items,
         summary=summary,
+        result_category=result_category,
+        follow_up=follow_up,
     )
     session.add(result)
     task.state = "submitted"
@@ -265,6 +349,7 @@ def record_result(
     task.completed_at = utcnow()
     session.flush()
     record(session, actor, "inspection.result", "task", task.id, problem_found=problem_found,
+           result_category=result_category, follow_up=follow_up,
            submission=submission.instance_id if submission else None)
     if task.warning_id:
         from server.warnings.services import feedback_from_result

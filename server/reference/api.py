@@ -68,6 +68,7 @@ class CheckItemSchema(Schema):
     item_class = fields.String()
     method = fields.String()
     legal_basis = fields.String()
+    basis_quote = fields.String(allow_none=True, metadata={"description": "所引条文中规定该要求的原句（“……”连接片段）"})
     law = fields.String(allow_none=True)
     article = fields.Integer(allow_none=True)
 
@@ -92,6 +93,7 @@ def check_item_dict(item: CheckItem) -> dict[str, Any]:
         "item_class": item.item_class,
         "method": item.method,
         "legal_basis": item.legal_basis,
+        "basis_quote": item.basis_quote,
         "law": ref.law_id if ref else None,
         "article": ref.article if ref else None,
     }

@@ -17,9 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.inspections.results import RESULT_CATEGORIES
 from server.reference.laws import ParsedLaw, load_laws
 
-ITEM_TYPES = ("yes_no", "choice", "multi_choice", "number", "text", "photo", "signature", "location")
+ITEM_TYPES = ("compliance", "yes_no", "choice", "multi_choice", "number", "text", "photo", "signature", "location")
+#: how ``basis_quote`` joins fragments of one article it quotes (the usual Chinese elision)
+QUOTE_GAP = "……"
+#: ids the handheld uses for the conclusion (检查结论), sent beside the answers
+RESERVED_IDS = ("result_category", "follow_up")
 
 
 class ReferenceDataError(ValueError):
@@ -82,6 +87,7 @@ class CheckItem:
     law: str
     article: int
     legal_basis: str
+    basis_quote: str
 
 
 @dataclass
@@ -91,6 +97,29 @@ class Form:
     title: str
     business_types: list[str]
     items: list[dict[str, Any]]
+    #: what changed from the previous version (shown when an older version is refused)
+    changes: str | None = None
+    #: "refuse": submissions filled in on an earlier version are no longer accepted
+    older_versions: str = "accept"
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def quote_in_article(quote: str, article_text: str) -> bool:
+    """Whether each fragment of ``quote`` (joined by "……") occurs, in order, in the article
+    (whitespace ignored, nothing else)."""
+    text, pos = _normalise(article_text), 0
+    for fragment in quote.split(QUOTE_GAP):
+        fragment = _normalise(fragment)
+        if not fragment:
+            return False
+        found = text.find(fragment, pos)
+        if found < 0:
+            return False
+        pos = found + len(fragment)
+    return True
 
 
 @dataclass
@@ -165,6 +194,15 @@ def validate_form(doc: dict[str, Any], where: str, laws: dict[str, ParsedLaw], d
             raise ReferenceDataError(f"{at}: duplicate item id")
         if item.get("type") not in ITEM_TYPES:
             raise ReferenceDataError(f"{at}: type must be one of {', '.join(ITEM_TYPES)}")
+        if item["id"] in RESERVED_IDS:
+            raise ReferenceDataError(f"{at}: {item['id']!r} is reserved for the conclusion")
+        if item["type"] == "yes_no" and item.get("problem_if") is not None:
+            # 是/否 reads differently with each wording: a judged item answers 符合/不符合/不适用
+            raise ReferenceDataError(f"{at}: a judged item must be of type compliance, not yes_no")
+        tags = [item.get("result_category")] + [c.get("result_category") for c in item.get("choices") or []]
+        bad_tags = [t for t in tags if t is not None and t not in RESULT_CATEGORIES]
+        if bad_tags:
+            raise ReferenceDataError(f"{at}: unknown result category {bad_tags[0]!r}")
         if item["type"] in ("choice", "multi_choice") and not item.get("choices"):
             raise ReferenceDataError(f"{at}: a choice item needs choices")
         rule = item.get("relevant")
@@ -174,7 +212,11 @@ def validate_form(doc: dict[str, Any], where: str, laws: dict[str, ParsedLaw], d
             raise ReferenceDataError(f"{at}: unknown domain {item['domain']!r}")
         _check_refs(at, item.get("legal_refs"), laws)
         ids.add(item["id"])
-    return Form(doc["code"], str(doc["version"]), doc["title"], list(doc["business_types"]), doc["items"])
+    older = doc.get("older_versions", "accept")
+    if older not in ("accept", "refuse"):
+        raise ReferenceDataError(f"{where}: older_versions must be accept or refuse")
+    return Form(doc["code"], str(doc["version"]), doc["title"], list(doc["business_types"]), doc["items"],
+                doc.get("changes"), older)
 
 
 def load_reference(data_dir: Path) -> ReferenceData:
@@ -221,6 +263,10 @@ def load_reference(data_dir: Path) -> ReferenceData:
         except ValueError:
             raise ReferenceDataError(f"check_items.csv:{line}: article must be a number") from None
         _check_refs(f"check_items.csv:{line}", [{"law": r["law"], "article": article}], laws)
+        cited = laws[r["law"]].article(article)
+        if cited is None or not quote_in_article(r["basis_quote"], cited.text):
+            raise ReferenceDataError(
+                f"check_items.csv:{line}: basis_quote of {r['code']} is not in {r['law']} 第{article}条")
         if r["item_class"] not in ("一般", "重点"):
             raise ReferenceDataError(f"check_items.csv:{line}: item_class must be 一般 or 重点")
         out.check_items.append(CheckItem(**{**r, "article": article}))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.db import Base, intpk, name_t
+from server.db import Base, bool_true, intpk, name_t
 
 
 class Region(Base):
@@ -100,12 +100,18 @@ class CheckItem(Base):
     item_class: Mapped[str] = mapped_column(String(8))  # 一般 / 重点
     method: Mapped[str] = mapped_column(String(64))
     legal_basis: Mapped[str] = mapped_column(String(300))
+    #: the sentence(s) of the cited article that impose the requirement ("……" joins fragments)
+    basis_quote: Mapped[str | None] = mapped_column(Text)
     legal_reference_id: Mapped[int | None] = mapped_column(ForeignKey("legal_references.id"))
 
     legal_reference: Mapped[LegalReference | None] = relationship()
 
 
 class FormTemplate(Base):
+    """One version of an inspection form. A version never changes once loaded (results
+    keep the version they were filled in, through their submission); a changed form is
+    loaded as a new version, and the old one stays for the results filled in on it."""
+
     __tablename__ = "form_templates"
     __table_args__ = (UniqueConstraint("code", "version"),)
 
@@ -116,3 +122,9 @@ class FormTemplate(Base):
     business_types: Mapped[list[Any]]
     items: Mapped[list[Any]]
     current: Mapped[bool] = mapped_column(default=True)
+    #: SHA-256 of the version's content as loaded (title, business types, items)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    #: False once a newer version refused it: a handheld still holding it gets 409 form_outdated
+    accepts_submissions: Mapped[bool_true]
+    #: why it is no longer accepted (the newer version's change note), shown to the inspector
+    retired_reason: Mapped[str | None] = mapped_column(String(300))

@@ -2,11 +2,14 @@
 
 Parsing and validation of the files live in :mod:`server.reference.files` (no database
 code there); this module upserts the parsed objects: running ``load-reference`` twice
-leaves the database as after once, and an edited file updates its rows.
+leaves the database as after once, and an edited file updates its rows — except a form
+version, which never changes once loaded (see :func:`load_form`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -109,27 +112,66 @@ def load_parsed_reference(session: Session, ref: Any, *, actor: str = "system") 
             "item_class": _get(c, "item_class", "klass", "cls", "class_", "importance"),
             "method": c.method,
             "legal_basis": c.legal_basis,
+            "basis_quote": _get(c, "basis_quote"),
             "legal_reference_id": legal.id if legal else None,
         })
     counts["check_items"] = len(ref.check_items)
 
     for f in ref.forms:
-        version = str(_get(f, "version"))
-        row = session.scalar(select(FormTemplate).where(FormTemplate.code == f.code, FormTemplate.version == version))
-        items = [dict(i) if isinstance(i, dict) else _as_dict(i) for i in f.items]
-        if row is None:
-            for old in session.scalars(select(FormTemplate).where(FormTemplate.code == f.code)):
-                old.current = False
-            session.add(FormTemplate(code=f.code, version=version, title=f.title,
-                                     business_types=list(_get(f, "business_types", default=[])), items=items,
-                                     current=True))
-        else:
-            row.title, row.items, row.current = f.title, items, True
-            row.business_types = list(_get(f, "business_types", default=[]))
+        load_form(session, f)
     counts["forms"] = len(ref.forms)
     record(session, actor, "reference.load", "reference", None, **counts)
     session.commit()
     return counts
+
+
+def form_content_hash(title: str, business_types: list[str], items: list[dict[str, Any]]) -> str:
+    """SHA-256 of what a form version shows and checks (key order does not matter)."""
+    canonical = json.dumps({"title": title, "business_types": business_types, "items": items},
+                           ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def load_form(session: Session, f: Any) -> FormTemplate:
+    """Load one form version; the loaded version becomes the current one.
+
+    A version is immutable once loaded: results keep the version they were filled in (by
+    their submission's ``form_code``/``form_version``) and render against it, so loading a
+    file whose content changed under the same version is refused — a changed form needs a
+    new ``version``. Loading a new version keeps every earlier one; if the file says
+    ``older_versions: "refuse"`` (their answers cannot be read under the new rules), the
+    earlier versions stop accepting submissions and a handheld still holding one is told
+    why (``changes``) and to refresh.
+    """
+    from server.reference.files import ReferenceDataError
+
+    version = str(_get(f, "version"))
+    items = [dict(i) if isinstance(i, dict) else _as_dict(i) for i in f.items]
+    business_types = list(_get(f, "business_types", default=[]))
+    digest = form_content_hash(f.title, business_types, items)
+    versions = list(session.scalars(select(FormTemplate).where(FormTemplate.code == f.code)))
+    row = next((v for v in versions if v.version == version), None)
+    if row is None:
+        row = FormTemplate(code=f.code, version=version, title=f.title, business_types=business_types, items=items,
+                           current=True, content_hash=digest, accepts_submissions=True)
+        session.add(row)
+    else:
+        stored = row.content_hash or form_content_hash(row.title, list(row.business_types), list(row.items))
+        if stored != digest:
+            raise ReferenceDataError(
+                f"forms/{f.code}.json: 第 {version} 版的内容与已载入的不同；修改后的检查表须使用新的版本号 "
+                f"(form {f.code} version {version} changed: give it a new version)")
+        row.content_hash = digest
+    refuse = _get(f, "older_versions", default="accept") == "refuse"
+    for other in versions:
+        if other is row:
+            continue
+        other.current = False
+        if refuse and other.accepts_submissions:
+            other.accepts_submissions = False
+            other.retired_reason = (_get(f, "changes") or f"已由第 {version} 版取代")[:300]
+    row.current = True
+    return row
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

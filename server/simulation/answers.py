@@ -14,25 +14,39 @@ from typing import Any
 
 import numpy as np
 
-from server.inspections.forms import is_relevant
+from server.inspections.forms import DEFAULT_FOLLOW_UP, NON_COMPLIANT, derive_category, is_relevant
 
 ZHEJIANG_BOX = (27.0, 31.2, 118.0, 122.9)  # lat min/max, lon min/max
 
 
 def _problem_value(item: dict[str, Any]) -> Any:
+    if item["type"] == "compliance":
+        return NON_COMPLIANT
     rule = item["problem_if"]
     return rule[0] if isinstance(rule, list) else rule
 
 
+def _judged(item: dict[str, Any]) -> bool:
+    return item["type"] == "compliance" or (item.get("problem_if") is not None and not _is_site(item))
+
+
+def _is_site(item: dict[str, Any]) -> bool:
+    """The 现场情况 item: its choices other than "open" end the inspection."""
+    return any(c.get("result_category") for c in item.get("choices") or [])
+
+
 def _ok_value(item: dict[str, Any]) -> Any:
     kind = item["type"]
+    if kind == "compliance":
+        return "compliant"
     bad = item.get("problem_if")
     bad_values = bad if isinstance(bad, list) else [bad]
     if kind == "yes_no":
         return "no" if "yes" in bad_values else "yes"
     if kind == "choice":
         for choice in item.get("choices") or []:
-            if choice["value"] not in bad_values:
+            # the premises were inspected (a choice ending the inspection is not "ok")
+            if choice["value"] not in bad_values and not choice.get("result_category"):
                 return choice["value"]
     if kind == "multi_choice":
         return [c["value"] for c in item.get("choices") or [] if c["value"] not in bad_values][:1]
@@ -47,19 +61,30 @@ def fill_form(
     note: str = "现场检查",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return ``(answers, attachments)`` for ``items`` such that exactly the domains in
-    ``problem_domains`` (among those the form covers) show a problem."""
+    ``problem_domains`` (among those the form covers) show a problem.
+
+    Each domain's problem is recorded as 不符合 on its first judged item, with a finding
+    note; the premises are inspected (现场情况 = 正常经营) unless a problem domain has no
+    judged item but the site item (then the site item records it).
+    """
     answers: dict[str, Any] = {}
     attachments: list[dict[str, Any]] = []
     any_problem = bool(problem_domains)
     flagged: set[str] = set()
+    judged_domains = {i.get("domain") for i in items if _judged(i)}
     for item in items:
         if not is_relevant(item, answers):
             continue
         kind = item["type"]
         domain = item.get("domain")
-        has_rule = item.get("problem_if") is not None
+        has_rule = item.get("problem_if") is not None or kind == "compliance"
         value: Any = None
-        if has_rule and kind in ("yes_no", "choice", "multi_choice"):
+        if _is_site(item):
+            problem_here = domain in problem_domains and domain not in judged_domains
+            value = _problem_value(item) if problem_here else _ok_value(item)
+            if problem_here:
+                flagged.add(domain)
+        elif has_rule and kind in ("compliance", "yes_no", "choice", "multi_choice"):
             # A domain's problem is recorded on its first item; a domain-less verdict item
             # (the conclusion) follows whether anything was found.
             problem_here = (domain in problem_domains and domain not in flagged) if domain else any_problem
@@ -103,13 +128,24 @@ def attachment_bytes(kind: str, item_id: str, seed: int) -> bytes:
     return f"{kind}:{item_id}:{seed}".encode()
 
 
+def conclusion(items: list[dict[str, Any]], answers: dict[str, Any]) -> tuple[str, str]:
+    """The inspector's 检查结论 for these answers: (result category, follow-up), as the
+    handheld proposes it (problems found on the spot are ordered corrected)."""
+    category = derive_category(items, answers)
+    return category, DEFAULT_FOLLOW_UP[category]
+
+
 def submission_body(task: Any, form: Any, answers: dict[str, Any], attachments: list[dict[str, Any]], *,
-                    rng: np.random.Generator, day: dt.date, minutes: int, device_id: str) -> dict[str, Any]:
+                    rng: np.random.Generator, day: dt.date, minutes: int, device_id: str,
+                    items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The body a handheld posts for ``task``: a fresh instance id (from ``rng``), the form's
-    code and version, the answers and attachments, and an inspection from 09:00 that day
-    lasting ``minutes``."""
+    code and version, the answers and attachments, the conclusion (when ``items`` are given),
+    and an inspection from 09:00 that day lasting ``minutes``."""
     end = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(minutes=minutes)
-    return {
+    extra: dict[str, Any] = {}
+    if items is not None:
+        extra["result_category"], extra["follow_up"] = conclusion(items, answers)
+    return {**extra,
         "instance_id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | task.id)),
         "task_id": task.id,
         "form_code": form.code,

@@ -114,7 +114,7 @@ def inspect_tasks(
         lead = min(task.assignments, key=lambda a: (not a.lead, a.id))
         answers, attachments = fill_form(items, set(problems), seed=task.id)
         body = submission_body(task, form, answers, attachments, rng=rng, day=on, minutes=60,
-                               device_id="simulator")
+                               device_id="simulator", items=items)
         outcome = receive_submission(session, users.for_inspector(lead.inspector_id), body)
         assert outcome.result is not None
         out.append({"task_id": task.id, "channel": task.channel, "entity_id": task.entity_id,

@@ -73,8 +73,8 @@ _INSPECTORS_OF_TASKS = (
 _ROUND_NAMES = select(SamplingRound.id, SamplingRound.name).where(
     SamplingRound.id.in_(bindparam("ids", expanding=True)))
 _CHECK_ITEMS = (
-    select(CheckItem.code, CheckItem.item, CheckItem.domain, CheckItem.legal_basis,
-           LegalReference.law_id, LegalReference.article)
+    select(CheckItem.code, CheckItem.item, CheckItem.domain, CheckItem.category, CheckItem.legal_basis,
+           CheckItem.basis_quote, LegalReference.law_id, LegalReference.article)
     .outerjoin(LegalReference, LegalReference.id == CheckItem.legal_reference_id)
     .where(CheckItem.code.in_(bindparam("codes", expanding=True)))
 )
@@ -138,7 +138,8 @@ def task_row_dicts(session: Session, rows: Sequence[Any], *, inspector_id: int |
     items = {
         c.code: {
             "code": c.code, "question_id": f"ci_{c.code}", "item": c.item, "domain": c.domain,
-            "legal_basis": c.legal_basis, "law": c.law_id, "article": c.article,
+            "category": c.category, "legal_basis": c.legal_basis, "basis_quote": c.basis_quote,
+            "law": c.law_id, "article": c.article,
         }
         for c in conn.execute(_CHECK_ITEMS, {"codes": list(codes)})
     } if codes else {}

@@ -25,8 +25,10 @@ def fill_valid(handheld: Any, task_id: int, *, problem: bool = False) -> dict[st
                 data = PNG + hashlib.sha256(item["id"].encode()).digest()
                 handheld.attach(task_id, item["id"], kind, data, f"{item['id']}.png")
                 continue
-            if kind == "yes_no":
-                value: Any = "no" if problem and item.get("problem_if") == "no" else "yes"
+            if kind == "compliance":
+                value: Any = "non_compliant" if problem else "compliant"
+            elif kind == "yes_no":
+                value = "yes"
             elif kind == "choice":
                 value = item["choices"][0]["value"]
             elif kind == "multi_choice":
@@ -41,4 +43,8 @@ def fill_valid(handheld: Any, task_id: int, *, problem: bool = False) -> dict[st
                 raise AssertionError(kind)
             assert handheld.answer(task_id, item["id"], value) is None, item
         draft = handheld.store.draft(task_id)
-    return draft.answers
+    # 检查结论, last: the category the answers imply and its usual follow-up
+    category = formengine.derive_category(items, draft.answers)
+    assert handheld.answer(task_id, "result_category", category) is None
+    assert handheld.answer(task_id, "follow_up", formengine.DEFAULT_FOLLOW_UP[category]) is None
+    return handheld.store.draft(task_id).answers

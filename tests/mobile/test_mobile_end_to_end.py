@@ -43,18 +43,21 @@ def test_inspection_offline_then_synced_exactly_once(live_server, reference, use
     h.client.timeout = (0.5, 0.5)
     _, form, items = h.form_for_task(task_id)
     assert form["code"] == "catering"
-    assert items[-1]["id"] == f"ci_{code}"
+    assert items[-2]["id"] == f"ci_{code}" and items[-1]["id"] == f"ci_{code}_note"
     cited = next(i for i in items if i.get("legal_refs"))
     ref = cited["legal_refs"][0]
     title, text = h.article_text(ref["law"], ref["article"])
     assert title.endswith(f"》{text.split()[0]}")
     assert text.startswith("第")
-    assert h.legal_refs(items[-1])[0][0].startswith(f"《{items[-1]['legal_refs'][0]['law']}》第")
+    assert h.legal_refs(items[-2])[0][0].startswith(f"《{items[-2]['legal_refs'][0]['law']}》第")
 
     answers = fill_valid(h, task_id, problem=True)
-    assert answers[f"ci_{code}"] == "no"
+    assert answers[f"ci_{code}"] == "non_compliant"
+    assert answers["result_category"] == "problem_corrected"
     entry, check = h.finalize(task_id)
     assert check.ok and check.problem_found, check.errors
+    assert (entry.body["result_category"], entry.body["follow_up"]) == (
+        "problem_corrected", "rectification_ordered")
     assert h.sync_engine.upload(force=True).pending == [entry.instance_id]
     assert h.task_views()["done"][0].status == "待上传"
     assert h.laws.search(ref["law"] + f" {ref['article']}")  # the library works offline
@@ -72,7 +75,7 @@ def test_inspection_offline_then_synced_exactly_once(live_server, reference, use
     assert len(results) == 1
     assert results[0].task_id == task_id
     assert results[0].problem_found
-    assert f"ci_{code}" in results[0].failed_items
+    assert code in results[0].failed_items  # the check item's code
     assert db.session.get(Task, task_id).state == "submitted"
     attachments = db.session.scalars(select(Attachment)).all()
     assert attachments

@@ -247,15 +247,20 @@ def test_form_with_a_legal_reference_open(kivy_window, app):
     screen = app.root.get_screen("form")
     screen.show(101)
     items = screen.items
-    assert items[-1]["id"] == "ci_SCJG-FOOD-03"  # the task's check item is appended
+    assert items[-2]["id"] == "ci_SCJG-FOOD-03"  # the task's check item is appended
     cited = next(
         i
         for i in items
-        if i["type"] == "yes_no" and (i.get("legal_refs") or [{}])[0].get("law") == "食品安全法"
+        if i["type"] == "compliance"
+        and (i.get("legal_refs") or [{}])[0].get("law") == "食品安全法"
     )
-    screen.set_answer(cited, "no")  # a problem: its description and photo items appear
+    assert cited["id"] not in screen.cards  # judged only once the premises are open
+    screen.set_answer(next(i for i in items if i["id"] == "premises_open"), "open")
     frames()
-    assert app.handheld.store.draft(101).answers[cited["id"]] == "no"  # saved at once
+    assert cited["id"] in screen.cards
+    screen.set_answer(cited, "non_compliant")  # a problem: its description and photo items appear
+    frames()
+    assert app.handheld.store.draft(101).answers[cited["id"]] == "non_compliant"  # saved at once
     shown = [i["id"] for i in screen.items if i["id"] in screen.cards]
     assert shown.index(cited["id"]) + 1 == shown.index(f"{cited['id']}_note")
     scroll, content, card = screen.ids.scroll, screen.ids.list, screen.cards[cited["id"]]
@@ -276,6 +281,31 @@ def test_form_with_a_legal_reference_open(kivy_window, app):
     finally:
         popup.dismiss()
         frames()
+
+
+def test_judged_item_has_three_answer_buttons_and_the_conclusion_follows(kivy_window, app):
+    from kivy.metrics import dp
+    from kivy.uix.togglebutton import ToggleButton
+
+    screen = app.root.get_screen("form")
+    screen.show(103)
+    items = screen.items
+    screen.set_answer(next(i for i in items if i["id"] == "premises_open"), "open")
+    frames()
+    judged = next(i for i in items if i["type"] == "compliance")
+    buttons = [w for w in screen.cards[judged["id"]].walk(restrict=True) if isinstance(w, ToggleButton)]
+    assert [b.text for b in buttons] == ["符合", "不符合", "不适用"]
+    assert all(b.height >= dp(48) for b in buttons)  # touch targets of at least 48 dp
+    conclusion = screen.cards["result_category"]
+    offered = [w.text for w in conclusion.walk(restrict=True) if isinstance(w, ToggleButton)]
+    assert "未发现问题" in offered and "发现问题已责令改正" not in offered
+    screen.set_answer(judged, "non_compliant")
+    frames()
+    conclusion = screen.cards["result_category"]  # re-rendered: a problem category is due now
+    offered = [w.text for w in conclusion.walk(restrict=True) if isinstance(w, ToggleButton)]
+    assert "未发现问题" not in offered and "发现问题已责令改正" in offered
+    screen.set_answer({"id": "result_category"}, "no_problem")  # contradicts the answers
+    assert "与检查记录不符" in screen.cards["result_category"].error
 
 
 def test_law_library_search(kivy_window, app):

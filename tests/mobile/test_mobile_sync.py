@@ -201,17 +201,17 @@ def test_422_keeps_item_messages_and_can_be_corrected(live_server, my_task, devi
     fill_valid(h, my_task.id)
     body, _ = h.build_submission(my_task.id)
     # the device's copy of the form is stale: it lacks a required item the server has
-    del body["answers"]["conclusion"]
+    del body["answers"]["signature"]
     entry = h.store.finalize(my_task.id, body)
     report = h.sync_engine.upload()
     assert report.rejected == [entry.instance_id]
     rejected = h.store.outbox_entry(entry.instance_id)
-    assert rejected.error_items == {"conclusion": "必填项未填写：检查结论 (required)"}
+    assert rejected.error_items == {"signature": "必填项未填写：被检查单位签字 (required)"}
     assert "检查表填写不完整" in rejected.last_error
     assert count(Submission) == 0
 
     draft = h.store.reopen(entry.instance_id)
-    assert h.answer(my_task.id, "conclusion", "pass") is None
+    assert h.answer(my_task.id, "signature", body["attachments"][0]["checksum"]) is None
     fixed, check = h.finalize(my_task.id)
     assert check.ok
     assert fixed.instance_id == draft.instance_id

@@ -17,19 +17,15 @@ from server.tasks.models import Task, TaskAssignment
 from server.validation import make_usccs
 
 FORM_CODE = "relcheck"
-#: A short form: one required choice (the result), an optional remark and photo.
+#: A short form: one required judged item, an optional remark and photo.
 FORM_ITEMS: list[dict[str, Any]] = [
     {
-        "id": "conclusion",
-        "type": "choice",
-        "label": "检查结论",
+        "id": "fs03",
+        "type": "compliance",
+        "label": "未经营超过保质期、腐败变质等禁止生产经营的食品",
         "required": True,
-        "choices": [
-            {"value": "pass", "label": "未发现问题"},
-            {"value": "fail", "label": "发现问题"},
-        ],
-        "problem_if": "fail",
         "domain": "food_safety",
+        "check_item": "FS03",
     },
     {
         "id": "remark",
@@ -139,7 +135,7 @@ def body_for(
 ) -> dict[str, Any]:
     """A valid submission body for a task of :data:`FORM_CODE`."""
     answers: dict[str, Any] = {
-        "conclusion": "fail" if problem else "pass",
+        "fs03": "non_compliant" if problem else "compliant",
         "remark": f"任务 {task_id} 检查完毕",
     }
     attachments = []

@@ -22,8 +22,10 @@ def body(task_id: int, **overrides):
         "task_id": task_id,
         "form_code": "catering",
         "form_version": "1",
-        "answers": {"licence_valid": "no", "licence_problem": "许可证已过期", "conclusion": "fail",
+        "answers": {"licence_valid": "non_compliant", "licence_problem": "许可证已过期",
                     "signature": SIG_SUM, "staff_count": 4},
+        "result_category": "problem_corrected",
+        "follow_up": "rectification_ordered",
         "started_at": "2026-11-20T09:00:00+08:00",
         "completed_at": "2026-11-20T09:40:00+08:00",
         "attachments": [{"item_id": "signature", "kind": "signature", "filename": "sig.png",
@@ -53,10 +55,14 @@ def test_first_submission_is_201_and_stores_one_result(client, auth, my_task):
     assert out["problem_found"] is True
     assert out["task_state"] == "submitted"
     assert out["missing_attachments"] == [SIG_SUM]
+    assert (out["result_category"], out["follow_up"], out["form_version"]) == (
+        "problem_corrected", "rectification_ordered", "1")
     result = db.session.scalar(select(InspectionResult))
     assert result.problem_found and result.problem_domains == ["food_safety"]
     assert result.inspected_on.isoformat() == "2026-11-20"
-    assert sorted(result.failed_items) == ["conclusion", "licence_valid"]
+    assert result.failed_items == ["FS01"]  # the check item, not the form's item id
+    assert (result.result_category, result.follow_up) == ("problem_corrected", "rectification_ordered")
+    assert result.summary.startswith("发现问题已责令改正。") and "许可证已过期" in result.summary
 
 
 def test_identical_retry_is_200_and_writes_nothing(client, auth, my_task):
@@ -92,12 +98,13 @@ def test_second_inspector_submitting_same_task_is_told_why(client, auth, my_task
 
 
 def test_invalid_form_is_422_with_item_messages_and_nothing_stored(client, auth, my_task):
-    bad = body(my_task.id, answers={"licence_valid": "no", "conclusion": "maybe", "staff_count": -3,
+    bad = body(my_task.id, answers={"licence_valid": "no", "staff_count": -3,
                                     "signature": SIG_SUM, "unknown_item": 1})
     response = client.post("/api/v1/submissions", json=bad, headers=auth.headers("inspector"))
     assert response.status_code == 422
     items = response.get_json()["items"]
-    assert set(items) == {"licence_problem", "conclusion", "staff_count", "unknown_item"}
+    assert set(items) == {"licence_valid", "staff_count", "unknown_item"}
+    assert "不符合" in items["licence_valid"]  # a bare 是/否 is not an answer to a judged item
     assert "0 到 10000" in items["staff_count"]
     assert count(Submission) == 0
     assert db.session.get(Task, my_task.id).state == "assigned"
@@ -105,7 +112,7 @@ def test_invalid_form_is_422_with_item_messages_and_nothing_stored(client, auth,
 
 def test_irrelevant_answer_is_refused(client, auth, my_task):
     payload = body(my_task.id)
-    payload["answers"].update(licence_valid="yes", conclusion="pass")  # licence_problem now irrelevant
+    payload["answers"].update(licence_valid="compliant")  # licence_problem now irrelevant
     response = client.post("/api/v1/submissions", json=payload, headers=auth.headers("inspector"))
     assert response.status_code == 422
     assert "licence_problem" in response.get_json()["items"]

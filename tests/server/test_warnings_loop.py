@@ -83,7 +83,7 @@ def test_full_legal_path_to_closed_via_inspection_result(setup, client, auth, us
     assert tasks[0]["warning"]["legal_basis"] == [{"law": "食品安全法", "article": 34}]
     sub = {
         "instance_id": str(uuid.uuid4()), "task_id": task.id, "form_code": "catering", "form_version": "1",
-        "answers": {"licence_valid": "yes", "conclusion": "fail", "signature": "a" * 64},
+        "answers": {"licence_valid": "non_compliant", "licence_problem": "许可证已过期", "signature": "a" * 64},
         "attachments": [{"item_id": "signature", "kind": "signature", "checksum": "a" * 64}],
         "completed_at": "2026-11-18T10:00:00+08:00",
     }
