@@ -317,3 +317,16 @@ def test_demo_hands_warnings_only_to_qualified_inspectors(province):
     task = warnings.start_inspection(db.session, w, actor="t", today=TODAY, rng=1)
     crew = [a.inspector for a in db.session.scalars(select(TaskAssignment).where(TaskAssignment.task_id == task.id))]
     assert len(crew) == 2 and all("metrology" in i.domains and i.department_code == "330100-METRO" for i in crew)
+
+
+@pytest.mark.parametrize(("change", "fragment"), [
+    ({"inspectors_per_task": 0}, "至少两名"),
+    ({"ratios": {"A": 0, "B": 0, "C": 0, "D": 0}}, "不能全部为 0"),
+    ({"design": "uniform", "ratios": {"overall": 0.0}}, "不能全部为 0"),
+    ({"ratios": {"A": 0.1, "B": 0.1, "C": 0.1}}, "ratios.D: 请填写抽查比例"),
+])
+def test_the_api_refuses_what_the_console_refuses(reference, client, auth, users, change, fragment):
+    r = client.post("/api/v1/rounds", json=_body(**change), headers=auth.headers("supervisor"))
+    assert r.status_code == 422, r.get_json()
+    assert fragment in r.get_json()["message"]
+    assert db.session.scalar(select(func.count()).select_from(SamplingRound)) == 0
