@@ -16,7 +16,7 @@ from server.auth.decorators import OFFICE, current_user, roles_required
 from server.console import charts, queries
 from server.console.common import WRITE_ROUNDS, table
 from server.console.views import bp
-from server.entities.models import ENTITY_TYPES
+from server.entities.models import ENTITY_TYPES, Entity
 from server.errors import DomainError, Invalid
 from server.extensions import db
 from server.reference.models import (
@@ -202,9 +202,17 @@ def round_detail(round_id: int) -> Any:
         ).all(),
     }
     scope_names = _scope_names()
+    # drawn entities no one can inspect, with the reason given at the draw (published as 无法实施)
+    infeasible = db.session.execute(
+        select(Entity.uscc, Entity.name, Entity.region_code, Task.state_reason)
+        .join(Entity, Entity.id == Task.entity_id)
+        .where(Task.round_id == rnd.id, Task.state == "infeasible")
+        .order_by(Task.id)
+    ).all()
     return render_template(
         "console/round_detail.html",
         rnd=rnd,
+        infeasible=infeasible,
         scope_names=scope_names,
         preview=preview,
         progress=progress,
@@ -244,7 +252,9 @@ def round_draw(round_id: int) -> Any:
         f"生成检查任务 {summary['tasks']} 项。种子已公开，可复核。"
     )
     if summary["unassigned"]:
-        msg += f" 有 {summary['unassigned']} 户未能分配足够的执法人员，请查看。"
+        reasons = "；".join(f"{r} {n} 户" for r, n in summary["infeasible_reasons"].items())
+        msg += (f" 有 {summary['unassigned']} 户无法实施（{reasons}），已记为“无法实施”并将按此公示，"
+                "名单见本页“无法实施的主体”。")
     flash(msg, "ok" if not summary["unassigned"] else "error")
     return redirect(url_for("console.round_detail", round_id=round_id))
 

@@ -222,3 +222,24 @@ def test_ratios_typed_with_a_percent_sign_are_read_as_percent(client, seeded):
     rnd = db.session.scalar(select(SamplingRound).where(SamplingRound.name == "控制台测试抽查"))
     assert rnd.ratios == {"A": 0.025, "B": 0.3, "C": 0.5, "D": 1.0}
     assert rnd.inspectors_per_task == 2 and rnd.inspector_pool == {"departments": ["330100-FOOD"]}
+
+
+def test_the_draw_reports_who_cannot_be_inspected_and_why(client, seeded, tmp_path, app):
+    """An entity no qualified inspector can take is listed with its reason on the round page."""
+    from server.tasks.models import Inspector
+
+    app.config["POOL_DIR"] = str(tmp_path / "pools")
+    for ins in db.session.scalars(select(Inspector).where(Inspector.department_code == "330100-FOOD")):
+        ins.domains = ["price_violation"]  # nobody certified for food safety today
+    db.session.commit()
+    login(client, "supervisor")
+    assert client.post("/rounds/new", data=ROUND_FORM).status_code == 302
+    rnd = db.session.scalar(select(SamplingRound).where(SamplingRound.name == "控制台测试抽查"))
+    html = client.post(f"/rounds/{rnd.id}/draw", follow_redirects=True).get_data(as_text=True)
+    tasks = db.session.scalars(select(Task).where(Task.round_id == rnd.id)).all()
+    assert tasks and {t.state for t in tasks} == {"infeasible"}
+    assert f"有 {len(tasks)} 户无法实施" in html
+    section = html[html.index('id="infeasible"'):]
+    assert f"无法实施的主体（{len(tasks)} 户）" in section
+    assert "没有具备所查事项执法资格的人员" in section
+    assert all(t.entity.uscc in section for t in tasks)
