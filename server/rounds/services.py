@@ -163,7 +163,8 @@ def clean_round(session: Session, data: dict[str, Any]) -> dict[str, Any]:
         v = exclusions.get(key)
         if v is not None and (not isinstance(v, int) or v < 0):
             raise Invalid(f"exclusions.{key}: 应为非负整数天数", field=f"exclusions.{key}")
-    pool_depts = list((data.get("inspector_pool") or {}).get("departments") or departments)
+    # every department taking part draws from its own inspector list (两库); others may be added
+    pool_depts = list(dict.fromkeys(departments + list((data.get("inspector_pool") or {}).get("departments") or [])))
     return {
         "name": name[:200], "channel": channel, "design": design, "department_codes": departments,
         "check_item_codes": items, "scope": {k: list(v) for k, v in scope.items() if v},

@@ -330,3 +330,10 @@ def test_the_api_refuses_what_the_console_refuses(reference, client, auth, users
     assert r.status_code == 422, r.get_json()
     assert fragment in r.get_json()["message"]
     assert db.session.scalar(select(func.count()).select_from(SamplingRound)) == 0
+
+
+def test_every_joint_department_draws_from_its_own_inspectors(reference, app):
+    """A console form pre-fills the inspector pool with the supervisor's own division: a
+    joint round still uses each participating department's inspector list."""
+    rnd = services.create_round(db.session, _body(inspector_pool={"departments": ["330100-FOOD"]}), actor="t")
+    assert rnd.inspector_pool["departments"] == ["330100-FOOD", "330100-PRICE"]
