@@ -21,6 +21,7 @@ REASONS: dict[str, str] = {
     "not_enough_qualified": "具备该事项执法资格的人员不足",
     "all_recused": "符合条件的执法人员均需回避",
     "workload_cap": "执法人员工作量已达上限",
+    "department_unstaffed": "参与检查的部门没有具备该事项执法资格的人员",
 }
 
 
@@ -85,6 +86,8 @@ def assign_inspectors(
     workload: ArrayLike | None = None,
     cap: int | None = None,
     recusal: ArrayLike | None = None,
+    departments: ArrayLike | None = None,
+    required: ArrayLike | None = None,
     rng: Any = None,
 ) -> Assignment:
     """Draw ``per_task`` distinct qualified, non-recused inspectors for each task.
@@ -97,6 +100,8 @@ def assign_inspectors(
         ``eligibility[c, i]``: inspector ``i`` is qualified for class ``c``.
     per_task : int, default 2
         Inspectors per task; at least 2 (two law-enforcement officers per inspection).
+        A joint task needing more departments than ``per_task`` gets one inspector of
+        each of them.
     workload : array_like of int, shape (n_inspectors,), optional
         Tasks each inspector already has.
     cap : int, optional
@@ -104,12 +109,18 @@ def assign_inspectors(
     recusal : array_like of int, shape (m, 2), optional
         Forbidden ``(task index, inspector index)`` pairs (conflicts of interest, the
         entity's previous inspectors).
+    departments : array_like of int, shape (n_inspectors,), optional
+        Department index of each inspector (needed with ``required``).
+    required : array_like of bool, shape (n_classes, n_departments), optional
+        ``required[c, d]``: every task of class ``c`` needs at least one inspector of
+        department ``d`` (a joint inspection: each department takes part in the visit).
     rng : int, Generator or None
         Seed or generator.
 
     Returns
     -------
     Assignment
+        ``inspectors`` has ``max(per_task, departments required by a class)`` columns.
 
     Raises
     ------
@@ -118,17 +129,31 @@ def assign_inspectors(
 
     Notes
     -----
-    Per class, tasks are shuffled, each inspector's number of new tasks is set by
-    water-filling (:func:`balanced_extra`), and the multiset of inspector slots, in a
-    random inspector order, is laid out column-major over the tasks, so no inspector
-    appears twice on a task. Recused pairs are then repaired by swapping slots with
-    another task of the class, or by drawing a spare qualified inspector.
+    Per class, tasks are shuffled and each inspector's number of new tasks is set by
+    water-filling (:func:`balanced_extra`): first one slot per task for each required
+    department among that department's qualified inspectors, then the remaining slots
+    among all qualified inspectors, so loads are levelled within each department and,
+    as far as the required slots allow, across departments. The multiset of slots is
+    laid out column-major over the tasks with inspectors grouped by department (random
+    department order, random order within a department): an inspector's slots are
+    consecutive and number at most one per task, so no inspector appears twice on a
+    task, and a department's run of at least ``n_tasks`` consecutive slots covers every
+    task once. Recused pairs are then repaired by swapping slots with another task of
+    the class, or by drawing a spare qualified inspector, keeping every required
+    department on the task.
 
     Examples
     --------
     >>> a = assign_inspectors([0, 0, 0], [[True, True, True, True]], per_task=2, rng=0)
     >>> a.inspectors.shape, sorted(a.load.tolist())
     ((3, 2), [1, 1, 2, 2])
+
+    A joint task of two departments gets one inspector of each:
+
+    >>> a = assign_inspectors([0, 0], [[True, True, True, True]], departments=[0, 0, 1, 1],
+    ...                       required=[[True, True]], rng=0)
+    >>> [sorted(r) for r in (a.inspectors // 2).tolist()]
+    [[0, 1], [0, 1]]
     """
     rng = np.random.default_rng(rng)
     if per_task < 2:
@@ -143,37 +168,72 @@ def assign_inspectors(
     load = np.zeros(n_ins, dtype=np.int64) if workload is None else np.asarray(workload, dtype=np.int64).copy()
     if load.shape != (n_ins,):
         raise ValueError(f"workload must have shape ({n_ins},)")
+    if (required is None) != (departments is None):
+        raise ValueError("departments and required go together")
+    dept = np.zeros(n_ins, dtype=np.int64) if departments is None else np.asarray(departments, dtype=np.int64)
+    need = np.zeros((n_classes, 0), dtype=bool) if required is None else np.asarray(required, dtype=bool)
+    if dept.shape != (n_ins,):
+        raise ValueError(f"departments must have shape ({n_ins},)")
+    if need.ndim != 2 or need.shape[0] != n_classes:
+        raise ValueError(f"required must be a ({n_classes}, n_departments) matrix")
+    if n_ins and need.shape[1] and (dept.min() < 0 or dept.max() >= need.shape[1]):
+        raise ValueError("departments refers to a department outside required")
     limit = np.full(n_ins, np.iinfo(np.int64).max // 4) if cap is None else np.full(n_ins, int(cap))
     rec = np.zeros((0, 2), dtype=np.int64) if recusal is None else np.asarray(recusal, dtype=np.int64).reshape(-1, 2)
     forbidden = {(int(t), int(i)) for t, i in rec}
-    out = np.full((len(groups), per_task), -1, dtype=np.int64)
+    present = np.unique(groups)
+    width = max([per_task] + [int(need[c].sum()) for c in present])
+    out = np.full((len(groups), width), -1, dtype=np.int64)
     infeasible: list[tuple[int, str]] = []
 
-    for c in np.unique(groups):
+    for c in present:
         tasks = rng.permutation(np.flatnonzero(groups == c))
         qualified = np.flatnonzero(elig[c])
-        if len(qualified) < per_task:
-            infeasible += [(int(t), "not_enough_qualified") for t in tasks]
+        wanted = np.flatnonzero(need[c])  # departments every task of the class needs
+        k = max(per_task, len(wanted))
+        members = [qualified[dept[qualified] == d] for d in wanted]
+        if len(qualified) < k or any(len(m) == 0 for m in members):
+            code = "department_unstaffed" if any(len(m) == 0 for m in members) else "not_enough_qualified"
+            infeasible += [(int(t), code) for t in tasks]
             continue
         room = np.clip(limit[qualified] - load[qualified], 0, None)
-        # Only as many tasks as the cap allows can be filled (each needs per_task distinct people).
-        fillable = _max_tasks(room, per_task, len(tasks))
+        # Only as many tasks as the cap allows can be filled (each needs k distinct people,
+        # one of each required department).
+        fillable = _max_tasks(room, k, len(tasks))
+        for m in members:
+            fillable = min(fillable, _max_tasks(np.clip(limit[m] - load[m], 0, None), 1, len(tasks)))
         if fillable < len(tasks):
             infeasible += [(int(t), "workload_cap") for t in tasks[fillable:]]
             tasks = tasks[:fillable]
         if len(tasks) == 0:
             continue
-        extra = balanced_extra(load[qualified], np.minimum(room, len(tasks)), len(tasks) * per_task, rng)
-        order = rng.permutation(len(qualified))
+        n = len(tasks)
+        room = np.minimum(room, n)
+        if len(wanted):
+            extra = np.zeros(len(qualified), dtype=np.int64)
+            pos = np.searchsorted(qualified, np.concatenate(members))
+            start = 0
+            for m in members:  # one slot per task for each required department, levelled within it
+                at = pos[start:start + len(m)]
+                extra[at] = balanced_extra(load[m], room[at], n, rng)
+                start += len(m)
+            extra += balanced_extra(load[qualified] + extra, room - extra, (k - len(wanted)) * n, rng)
+            # grouped by department so that each department's slots are consecutive
+            order = np.concatenate([
+                rng.permutation(np.flatnonzero(dept[qualified] == d)) for d in rng.permutation(np.unique(dept[qualified]))])
+        else:
+            extra = balanced_extra(load[qualified], room, k * n, rng)
+            order = rng.permutation(len(qualified))
         slots = np.repeat(qualified[order], extra[order])
-        grid = slots.reshape(per_task, len(tasks)).T  # column-major: no one twice on a task
-        out[tasks] = grid
+        grid = slots.reshape(k, n).T  # column-major: no one twice on a task
+        out[tasks, :k] = grid
         load[qualified] += extra
+        cover = (dept, wanted)
         for t in tasks:
-            for j in range(per_task):
+            for j in range(k):
                 ins = int(out[t, j])
                 if (int(t), ins) in forbidden and not _repair(out, tasks, int(t), j, forbidden, qualified, load,
-                                                               limit, rng):
+                                                               limit, rng, cover):
                     out[t, j] = -1
                     load[ins] -= 1
                     infeasible.append((int(t), "all_recused"))
@@ -193,10 +253,18 @@ def _max_tasks(room: NDArray[np.int64], per_task: int, wanted: int) -> int:
     return lo
 
 
+def _covers(row: NDArray[np.int64], cover: tuple[NDArray[np.int64], NDArray[np.int64]]) -> bool:
+    """Whether a task's inspectors include one of every required department."""
+    dept, wanted = cover
+    on = row[row >= 0]
+    return bool(np.isin(wanted, dept[on]).all())
+
+
 def _repair(out: NDArray[np.int64], tasks: NDArray[np.int64], t: int, j: int, forbidden: set[tuple[int, int]],
             qualified: NDArray[np.int64], load: NDArray[np.int64], limit: NDArray[np.int64],
-            rng: np.random.Generator) -> bool:
-    """Fix a recused slot by a swap within the class, else by a spare inspector."""
+            rng: np.random.Generator, cover: tuple[NDArray[np.int64], NDArray[np.int64]]) -> bool:
+    """Fix a recused slot by a swap within the class, else by a spare inspector, keeping
+    every required department on both tasks."""
     bad = int(out[t, j])
     for other in rng.permutation(tasks):
         other = int(other)
@@ -209,12 +277,15 @@ def _repair(out: NDArray[np.int64], tasks: NDArray[np.int64], t: int, j: int, fo
             if (t, cand) in forbidden or (other, bad) in forbidden:
                 continue
             out[t, j], out[other, k] = cand, bad
-            return True
+            if _covers(out[t], cover) and _covers(out[other], cover):
+                return True
+            out[t, j], out[other, k] = bad, cand
     spares = [int(i) for i in qualified if i not in out[t] and (t, int(i)) not in forbidden and load[i] < limit[i]]
-    if spares:
-        pick = min(spares, key=lambda i: (load[i], rng.random()))
+    for pick in sorted(spares, key=lambda i: (load[i], rng.random())):
         out[t, j] = pick
-        load[pick] += 1
-        load[bad] -= 1
-        return True
+        if _covers(out[t], cover):
+            load[pick] += 1
+            load[bad] -= 1
+            return True
+    out[t, j] = bad
     return False

@@ -96,10 +96,14 @@ def build_demo(*, entities: int, periods: int, seed: int, today: dt.date) -> Non
     # A few of today's Hangzhou warnings handed to the demo inspectors (food safety first).
     from sqlalchemy import case
 
+    from server.reference.models import Department
     from server.warnings import services as warnings
     from server.warnings.models import Warning
 
-    candidates = session.scalars(select(Warning).where(Warning.state == "issued", Warning.region_code.like("3301%"))
+    # only warnings of the demo division's own domains: its inspectors are not qualified for others
+    demo_domains = list(session.get(Department, DEMO_DEPARTMENT).domains)  # type: ignore[union-attr]
+    candidates = session.scalars(select(Warning).where(Warning.state == "issued", Warning.region_code.like("3301%"),
+                                                       Warning.model.in_(demo_domains))
                                  .order_by(Warning.model != "food_safety",
                                            case((Warning.level == "red", 0), (Warning.level == "orange", 1), else_=2),
                                            Warning.id)

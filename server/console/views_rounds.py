@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
@@ -15,7 +16,7 @@ from server.auth.decorators import OFFICE, current_user, roles_required
 from server.console import charts, queries
 from server.console.common import WRITE_ROUNDS, table
 from server.console.views import bp
-from server.entities.models import ENTITY_TYPES
+from server.entities.models import ENTITY_TYPES, Entity
 from server.errors import DomainError, Invalid
 from server.extensions import db
 from server.publication import services as publication
@@ -29,6 +30,7 @@ from server.reference.models import (
 )
 from server.rounds import services
 from server.rounds.models import ROUND_STATES, DrawnEntity, SamplingRound
+from server.rounds.schemas import SCHEMA_FIELDS, ConsoleRoundSchema, flat_errors
 from server.tasks.models import CHANNELS, TASK_STATES, Task
 from server.workdays import calendar_from_config
 
@@ -62,65 +64,15 @@ def _choices() -> dict[str, Any]:
     }
 
 
-def _int(form: MultiDict[str, str], name: str) -> int | None:
-    raw = (form.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise Invalid(f"{name}: 应为整数 (integer expected, got {raw!r})", field=name) from None
-
-
-def _ratio(form: MultiDict[str, str], name: str) -> float | None:
-    """Read a ratio typed as a percentage (``5`` or ``5%`` → 0.05)."""
-    raw = (form.get(name) or "").strip().rstrip("%")
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Invalid(
-            f"{name}: 抽查比例应为数字 (number expected, got {raw!r})", field=name
-        ) from None
-    return value / 100.0
-
-
 def round_data_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
-    """Build the round definition (the keys of ``SamplingRound``) from the console form."""
-    design = form.get("design") or "stratified"
-    if design == "stratified":
-        ratios = {g: _ratio(form, f"ratio_{g}") for g in GRADES}
-    else:
-        ratios = {"overall": _ratio(form, "ratio_overall")}
-    return {
-        "name": form.get("name", "").strip(),
-        "channel": form.get("channel") or "credit_weighted",
-        "design": design,
-        "department_codes": form.getlist("department_codes"),
-        "check_item_codes": form.getlist("check_item_codes"),
-        "scope": {
-            key: form.getlist(f"scope_{key}")
-            for key in ("regions", "industries", "entity_types", "business_types", "licence_kinds")
-        },
-        "period_start": form.get("period_start") or None,
-        "period_end": form.get("period_end") or None,
-        "ratios": ratios,
-        "force_warning_levels": form.getlist("force_warning_levels"),
-        "exclusions": {
-            "inspected_within_days": _int(form, "inspected_within_days"),
-            "registered_within_days": _int(form, "registered_within_days"),
-            "drawn_this_year": form.get("drawn_this_year") == "1",
-            "a_grade_no_disturbance": form.get("a_grade_no_disturbance") == "1",
-        },
-        "inspector_pool": {"departments": form.getlist("pool_departments")},
-        "inspectors_per_task": _int(form, "inspectors_per_task") or 2,
-        "workload_cap": _int(form, "workload_cap"),
-        "recusal": {
-            "conflicts": form.get("recusal_conflicts") == "1",
-            "previous_inspectors": form.get("recusal_previous") == "1",
-        },
-    }
+    """The round definition from the console form (ratios in percent become fractions);
+    raises :class:`marshmallow.ValidationError` naming the fields."""
+    return ConsoleRoundSchema().load(form)
+
+
+def form_errors(messages: Any) -> dict[str, str]:
+    """Error messages keyed by the form input they belong to (shown next to it)."""
+    return {SCHEMA_FIELDS.get(path, path.split(".")[0]): text for path, text in flat_errors(messages).items()}
 
 
 def _pool_dir() -> Path:
@@ -173,7 +125,7 @@ def rounds() -> Any:
 @roles_required(*WRITE_ROUNDS)
 def round_new() -> Any:
     form: MultiDict[str, str] = request.form if request.method == "POST" else MultiDict()
-    error = None
+    errors: dict[str, str] = {}
     if request.method == "POST":
         try:
             data = round_data_from_form(request.form)
@@ -181,9 +133,13 @@ def round_new() -> Any:
             rnd = services.create_round(
                 db.session, data, actor=_actor(), user_id=user.id if user else None
             )
+        except ValidationError as exc:
+            errors = form_errors(exc.messages)
         except DomainError as exc:
             db.session.rollback()
-            error = exc
+            field = str(exc.extra.get("field") or "_")
+            # the service's message starts with the field path; next to the field, the reason alone
+            errors = {SCHEMA_FIELDS.get(field, field.split(".")[0]): exc.message.removeprefix(f"{field}: ")}
         else:
             flash(f"已创建抽查计划“{rnd.name}”，种子承诺值已生成（抽取前公开）。", "ok")
             return redirect(url_for("console.round_detail", round_id=rnd.id))
@@ -215,8 +171,8 @@ def round_new() -> Any:
         values.setlist("department_codes", [user.department_code])
         values.setlist("pool_departments", [user.department_code])
     return render_template(
-        "console/round_new.html", v=values, error=error, grades=GRADES, **_choices()
-    ), (422 if error else 200)
+        "console/round_new.html", v=values, errors=errors, grades=GRADES, **_choices()
+    ), (422 if errors else 200)
 
 
 @bp.get("/rounds/<int:round_id>")
@@ -265,9 +221,17 @@ def round_detail(round_id: int) -> Any:
         ).all(),
     }
     scope_names = _scope_names()
+    # drawn entities no one can inspect, with the reason given at the draw (published as 无法实施)
+    infeasible = db.session.execute(
+        select(Entity.uscc, Entity.name, Entity.region_code, Task.state_reason)
+        .join(Entity, Entity.id == Task.entity_id)
+        .where(Task.round_id == rnd.id, Task.state == "infeasible")
+        .order_by(Task.id)
+    ).all()
     return render_template(
         "console/round_detail.html",
         rnd=rnd,
+        infeasible=infeasible,
         scope_names=scope_names,
         preview=preview,
         progress=progress,
@@ -310,7 +274,9 @@ def round_draw(round_id: int) -> Any:
         f"生成检查任务 {summary['tasks']} 项。种子已公开，可复核。"
     )
     if summary["unassigned"]:
-        msg += f" 有 {summary['unassigned']} 户未能分配足够的执法人员，请查看。"
+        reasons = "；".join(f"{r} {n} 户" for r, n in summary["infeasible_reasons"].items())
+        msg += (f" 有 {summary['unassigned']} 户无法实施（{reasons}），已记为“无法实施”并将按此公示，"
+                "名单见本页“无法实施的主体”。")
     flash(msg, "ok" if not summary["unassigned"] else "error")
     return redirect(url_for("console.round_detail", round_id=round_id))
 

@@ -128,7 +128,8 @@ class ReferenceData:
     industries: list[Industry] = field(default_factory=list)
     licence_kinds: list[LicenceKind] = field(default_factory=list)
     business_types: list[BusinessType] = field(default_factory=list)
-    department_kinds: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    #: kind → (enforcement unit, with ``{region}`` for the region's name; division; domains)
+    department_kinds: dict[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
     departments: list[Department] = field(default_factory=list)
     laws: list[ParsedLaw] = field(default_factory=list)
     check_items: list[CheckItem] = field(default_factory=list)
@@ -273,22 +274,25 @@ def load_reference(data_dir: Path) -> ReferenceData:
     _unique("check_items.csv", [c.code for c in out.check_items])
     domains = {c.domain for c in out.check_items}
 
-    for line, r in _rows(ref_dir / "department_kinds.csv", ("kind", "name", "domains")):
+    for line, r in _rows(ref_dir / "department_kinds.csv", ("kind", "unit", "name", "domains")):
         kind_domains = tuple(d for d in r["domains"].split("|") if d)
         bad = [d for d in kind_domains if d not in domains]
         if bad:
             raise ReferenceDataError(f"department_kinds.csv:{line}: unknown domains {', '.join(bad)}")
-        out.department_kinds[r["kind"]] = (r["name"], kind_domains)
+        if "{region}" not in r["unit"]:
+            raise ReferenceDataError(f"department_kinds.csv:{line}: unit must contain {{region}}")
+        out.department_kinds[r["kind"]] = (r["unit"], r["name"], kind_domains)
     for c in out.check_items:
         if c.department_kind not in out.department_kinds:
             raise ReferenceDataError(f"check_items.csv: {c.code} has unknown department kind {c.department_kind}")
-    # One department of each kind in every city (设区的市市场监督管理局的业务处室).
+    # One department of each kind in every city: the market regulator's divisions
+    # (设区的市市场监督管理局的业务处室) and the other agencies joining joint inspections.
     for region in out.regions:
         if region.level != "city":
             continue
-        for kind, (name, kind_domains) in out.department_kinds.items():
-            out.departments.append(Department(f"{region.code}-{kind}", f"{region.name}市场监督管理局{name}", kind,
-                                              region.code, kind_domains))
+        for kind, (unit, name, kind_domains) in out.department_kinds.items():
+            out.departments.append(Department(f"{region.code}-{kind}", unit.replace("{region}", region.name) + name,
+                                              kind, region.code, kind_domains))
 
     form_dir = data_dir / "forms"
     for path in sorted(form_dir.glob("*.json")):

@@ -8,51 +8,18 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from server.auth.decorators import current_user, roles_required
 from server.extensions import db
 from server.rounds import services
 from server.rounds.models import SamplingRound
+from server.rounds.schemas import RoundSchema
 from server.schemas import Blueprint, ObjectSchema
 from server.workdays import calendar_from_config
 
 blp = Blueprint("rounds", __name__, url_prefix="/api/v1/rounds", description="双随机抽查计划")
-
-
-class ScopeSchema(Schema):
-    regions = fields.List(fields.String(), load_default=list)
-    industries = fields.List(fields.String(), load_default=list)
-    entity_types = fields.List(fields.String(), load_default=list)
-    business_types = fields.List(fields.String(), load_default=list)
-    licence_kinds = fields.List(fields.String(), load_default=list)
-
-
-class ExclusionSchema(Schema):
-    inspected_within_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    registered_within_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    drawn_this_year = fields.Boolean(load_default=False)
-    a_grade_no_disturbance = fields.Boolean(load_default=False)
-
-
-class RoundCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    channel = fields.String(load_default="credit_weighted", validate=validate.OneOf(services.ROUND_CHANNELS))
-    design = fields.String(load_default=None, validate=validate.OneOf(list(services.DESIGNS)))
-    department_codes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
-    check_item_codes = fields.List(fields.String(), load_default=list)
-    scope = fields.Nested(ScopeSchema, load_default=dict)
-    period_start = fields.Date(required=True)
-    period_end = fields.Date(required=True)
-    ratios = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
-    force_warning_levels = fields.List(fields.String(validate=validate.OneOf(services.FORCE_LEVELS)),
-                                       load_default=list)
-    exclusions = fields.Nested(ExclusionSchema, load_default=dict)
-    inspector_pool = fields.Dict(load_default=dict)
-    inspectors_per_task = fields.Integer(load_default=2)
-    workload_cap = fields.Integer(load_default=None, allow_none=True)
-    recusal = fields.Dict(load_default=dict)
 
 
 class RoundListSchema(Schema):
@@ -77,12 +44,10 @@ class RoundCollection(MethodView):
         return {"items": [services.round_dict(r) for r in rounds]}
 
     @roles_required("supervisor", "admin")
-    @blp.arguments(RoundCreateSchema)
+    @blp.arguments(RoundSchema)
     @blp.response(201, ObjectSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Define a round; its seed is committed at once (the commitment is public)."""
-        if data.get("design") is None:
-            data.pop("design")
         user = current_user()
         rnd = services.create_round(db.session, data, actor=user.username if user else "api",
                                     user_id=user.id if user else None)

@@ -16,6 +16,7 @@ Two supervisors pressing "draw" at once produce one draw: the state change
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from server.reference.models import (
 )
 from server.risk.features import locate
 from server.risk.models import risk_scores
+from server.rounds import jurisdiction
 from server.rounds.models import DrawnEntity, SamplingRound
 from server.tasks.models import Inspector, InspectorConflict, Task, TaskAssignment
 from server.warnings.models import Warning
@@ -107,9 +109,16 @@ def clean_round(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise Invalid(f"department_codes: 未知部门 {', '.join(unknown)}", field="department_codes")
     items = list(dict.fromkeys(data.get("check_item_codes") or []))
-    known_items = set(session.scalars(select(CheckItem.code).where(CheckItem.code.in_(items))))
-    if [c for c in items if c not in known_items]:
-        raise Invalid(f"check_item_codes: 未知检查事项 {', '.join(c for c in items if c not in known_items)}",
+    item_domains = dict(session.execute(select(CheckItem.code, CheckItem.domain).where(CheckItem.code.in_(items)))
+                        .all())
+    if [c for c in items if c not in item_domains]:
+        raise Invalid(f"check_item_codes: 未知检查事项 {', '.join(c for c in items if c not in item_domains)}",
+                      field="check_item_codes")
+    depts = jurisdiction.departments(session, departments)
+    # each department checks its own items (一单两库一细则): an item nobody in the round may check is refused
+    orphans = [c for c in items if not any(item_domains[c] in d.domains for d in depts.values())]
+    if orphans:
+        raise Invalid(f"check_item_codes: 检查事项 {', '.join(orphans)} 不属于所选实施部门的职责范围",
                       field="check_item_codes")
     scope = dict(data.get("scope") or {})
     checks = {"regions": select(Region.code), "industries": select(Industry.code),
@@ -121,6 +130,16 @@ def clean_round(session: Session, data: dict[str, Any]) -> dict[str, Any]:
             bad = [v for v in values if v not in valid]
             if bad:
                 raise Invalid(f"scope.{key}: 未知代码 {', '.join(map(str, bad))}", field=f"scope.{key}")
+    if scope.get("regions"):
+        # the pool is the departments' jurisdiction narrowed by the scope: a scope region
+        # outside every department's jurisdiction would draw nobody
+        tree = jurisdiction.region_tree(session)
+        own = frozenset().union(*(d.regions for d in depts.values()))
+        outside = [r for r in scope["regions"] if not jurisdiction.descendants(tree, r) & own]
+        if outside:
+            names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(outside))).all())
+            raise Invalid(f"scope.regions: {'、'.join(names.get(r, r) for r in outside)} 不在所选实施部门的管辖范围内",
+                          field="scope.regions")
     bad_types = [t for t in scope.get("entity_types") or [] if t not in ENTITY_TYPES]
     if bad_types:
         raise Invalid(f"scope.entity_types: 未知主体类型 {', '.join(bad_types)}", field="scope.entity_types")
@@ -149,7 +168,8 @@ def clean_round(session: Session, data: dict[str, Any]) -> dict[str, Any]:
         v = exclusions.get(key)
         if v is not None and (not isinstance(v, int) or v < 0):
             raise Invalid(f"exclusions.{key}: 应为非负整数天数", field=f"exclusions.{key}")
-    pool_depts = list((data.get("inspector_pool") or {}).get("departments") or departments)
+    # every department taking part draws from its own inspector list (两库); others may be added
+    pool_depts = list(dict.fromkeys(departments + list((data.get("inspector_pool") or {}).get("departments") or [])))
     return {
         "name": name[:200], "channel": channel, "design": design, "department_codes": departments,
         "check_item_codes": items, "scope": {k: list(v) for k, v in scope.items() if v},
@@ -195,7 +215,10 @@ def _prefix_filter(column: Any, codes: list[str], trailing: str) -> Any:
 def build_pool(session: Session, rnd: SamplingRound, *, today: dt.date) -> Pool:
     """The round's pool: in-scope active entities, their grade, forced and excluded flags."""
     scope = rnd.scope or {}
-    q = select(Entity.id, Entity.uscc, Entity.credit_grade, Entity.registered_on).where(Entity.status == "active")
+    q = select(Entity.id, Entity.uscc, Entity.credit_grade, Entity.registered_on).where(
+        Entity.status == "active",
+        # the departments' jurisdiction (属地): a city division draws in its city, a county bureau in its county
+        Entity.region_code.in_(sorted(jurisdiction.pool_regions(session, rnd.department_codes))))
     if scope.get("regions"):
         q = q.where(_prefix_filter(Entity.region_code, scope["regions"], "0"))
     if scope.get("industries"):
@@ -305,22 +328,6 @@ def _pool_file(pool_dir: str | Path, rnd: SamplingRound) -> Path:
     return path / f"round-{rnd.id}-pool.npz"
 
 
-def _task_departments(session: Session, rnd: SamplingRound, entity_ids: np.ndarray,
-                      info: dict[int, tuple[str, str]], form_of: dict[str, str],
-                      form_domains: dict[str, set[str]]) -> list[str]:
-    """Lead department of each entity's task: a round department of the entity's city whose
-    domains best cover the entity's form (joint rounds: one visit, every department's items)."""
-    depts = session.execute(select(Department.code, Department.region_code, Department.domains)
-                            .where(Department.code.in_(rnd.department_codes))).all()
-    out = []
-    for eid in entity_ids.tolist():
-        region, btype = info[eid]
-        covered = form_domains.get(form_of.get(btype, "general"), set())
-        best = max(depts, key=lambda d: (d[1][:4] == region[:4], len(covered & set(d[2] or []))))
-        out.append(best[0])
-    return out
-
-
 def run_draw(session: Session, rnd: SamplingRound, *, actor: str, today: dt.date, pool_dir: str | Path,
              calendar: WorkCalendar | None = None, publish_days: int = 20) -> dict[str, Any]:
     """Draw the entities, assign inspectors, create the tasks; reveal the seed."""
@@ -362,7 +369,8 @@ def _draw_and_assign(session: Session, rnd: SamplingRound, *, actor: str, today:
     rnd.publish_due_on = calendar.add(today, publish_days)
     summary = {
         "round": rnd.id, "pool": rnd.pool_size, "drawn": int(len(drawn_ids)), "forced": int(result.forced.sum()),
-        "tasks": tasks, "unassigned": len(infeasible), "infeasible": infeasible[:50],
+        "tasks": tasks, "unassigned": len(infeasible), "infeasible": infeasible,
+        "infeasible_reasons": dict(Counter(i["reason"] for i in infeasible)),
         "by_grade": {g: int((pool.strata[result.indices] == c).sum()) for g, c in GRADE_CODE.items()},
         "pool_digest": digest, "seed": rnd.seed, "seed_commitment": rnd.seed_commitment,
     }
@@ -372,44 +380,111 @@ def _draw_and_assign(session: Session, rnd: SamplingRound, *, actor: str, today:
     return summary
 
 
-def _create_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray, *, today: dt.date
-                  ) -> tuple[int, list[dict[str, Any]]]:
-    if not len(drawn_ids):
-        return 0, []
-    # what the draw needs of the entities and forms, read once
-    info = {r[0]: (r[1], r[2]) for r in session.execute(
-        select(Entity.id, Entity.region_code, Entity.business_type).where(Entity.id.in_(drawn_ids.tolist())))}
+@dataclass(frozen=True)
+class _Plan:
+    """Who inspects one drawn entity: the departments taking part (the lead first), what
+    each checks, and the task's items."""
+
+    departments: tuple[str, ...]
+    needs: tuple[frozenset[str], ...]  # per department: the domains its inspectors must hold
+    form_code: str
+    domains: tuple[str, ...]
+    items: tuple[str, ...]
+    reason: str | None = None  # why nobody can carry the task out
+
+
+def _plan_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray
+                ) -> tuple[list[_Plan], dict[int, tuple[str, str, str]]]:
+    """Each drawn entity's plan.
+
+    A round that names check items is a joint inspection when its items belong to several
+    departments: each item goes to the round department of the entity's jurisdiction whose
+    domains hold it (the most local one), every such department takes part in the one
+    visit, and its inspectors must be qualified for its own items. A round without items
+    follows each business type's form: the department of the entity's jurisdiction that
+    covers most of the form's domains leads it alone.
+    """
+    info = {r[0]: (r[1], r[2], r[3], r[4]) for r in session.execute(
+        select(Entity.id, Entity.region_code, Entity.business_type, Entity.uscc, Entity.name)
+        .where(Entity.id.in_(drawn_ids.tolist())))}
     forms = dict(session.execute(select(BusinessType.code, BusinessType.form_code)).all())
     templates = session.scalars(select(FormTemplate).where(FormTemplate.current.is_(True))).all()
-    form_domains = {f.code: {i.get("domain") for i in f.items if i.get("domain")} for f in templates}
+    form_domains = {f.code: frozenset(i.get("domain") for i in f.items if i.get("domain")) for f in templates}
     form_items = {f.code: {str(i["id"]).upper() for i in f.items} for f in templates}
-    lead_depts = _task_departments(session, rnd, drawn_ids, info, forms, form_domains)
-    regions = [info[e][0] for e in drawn_ids.tolist()]
-    # Inspector pool (两库): active inspectors of the round's pool departments.
-    inspectors = session.execute(select(Inspector.id, Inspector.department_code, Inspector.region_code)
-                                 .where(Inspector.active.is_(True),
-                                        Inspector.department_code.in_(rnd.inspector_pool["departments"]))
+    depts = jurisdiction.departments(session, rnd.department_codes)
+    order = {c: k for k, c in enumerate(rnd.department_codes)}
+    item_domain = dict(session.execute(select(CheckItem.code, CheckItem.domain)
+                                       .where(CheckItem.code.in_(rnd.check_item_codes))).all())
+    plans: list[_Plan] = []
+    cache: dict[tuple[str, str], _Plan] = {}
+    for eid in drawn_ids.tolist():
+        region, btype = info[eid][0], info[eid][1]
+        form_code = forms.get(btype, "general")
+        key = (region, form_code)
+        if key not in cache:
+            cover = jurisdiction.covering(depts, region)
+            if rnd.check_item_codes:
+                owner: dict[str, list[str]] = {}
+                for code in rnd.check_item_codes:
+                    d = next((d for d in cover if item_domain[code] in d.domains), None)
+                    if d is not None:
+                        owner.setdefault(d.code, []).append(code)
+                chosen = sorted(owner, key=order.__getitem__)  # the round's first department leads
+                needs = tuple(frozenset(item_domain[c] for c in owner[d]) for d in chosen)
+                items = tuple(c for c in rnd.check_item_codes if any(c in owner[d] for d in chosen))
+                plan = _Plan(tuple(chosen), needs, form_code, tuple(sorted({item_domain[c] for c in items})),
+                             tuple(c for c in items if c not in form_items.get(form_code, set())),
+                             None if chosen else "抽查事项均不属于该主体所在地实施部门的职责")
+            else:
+                covered = form_domains.get(form_code, frozenset())
+                best = max(cover, key=lambda d: len(covered & d.domains), default=None)  # ties: most local
+                plan = _Plan((best.code,), (covered & best.domains,), form_code, (), ()) if best else _Plan(
+                    (), (), form_code, (), (), "该主体不在实施部门的管辖范围内")
+            cache[key] = plan
+        plans.append(cache[key])
+    return plans, {e: (v[0], v[2], v[3]) for e, v in info.items()}
+
+
+def _create_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray, *, today: dt.date
+                  ) -> tuple[int, list[dict[str, Any]]]:
+    """One task per drawn entity (one visit, joint or not), with its inspectors drawn; a task
+    nobody can carry out is stored as 无法实施 with the reason, and reported."""
+    if not len(drawn_ids):
+        return 0, []
+    plans, info = _plan_tasks(session, rnd, drawn_ids)
+    # Eligibility classes: tasks with the same departments and the same qualifications.
+    class_of: dict[tuple[tuple[str, ...], tuple[frozenset[str], ...]], int] = {}
+    groups = np.array([class_of.setdefault((p.departments, p.needs), len(class_of)) for p in plans], dtype=np.int64)
+    classes = list(class_of)
+    taking_part = sorted({d for p in plans for d in p.departments})
+    dept_index = {d: k for k, d in enumerate(taking_part)}
+    # Inspector pool (两库): active inspectors of the round's pool departments taking part.
+    pool_depts = [d for d in rnd.inspector_pool.get("departments") or rnd.department_codes if d in dept_index]
+    inspectors = session.execute(select(Inspector.id, Inspector.department_code, Inspector.domains)
+                                 .where(Inspector.active.is_(True), Inspector.department_code.in_(pool_depts))
                                  .order_by(Inspector.id)).all()
     ins_ids = np.array([i[0] for i in inspectors], dtype=np.int64)
-    ins_city = np.array([i[2][:4] for i in inspectors], dtype=object)
-    # Eligibility class per task: the entity's city (inspectors of that city's round departments).
-    cities = sorted({r[:4] for r in regions})
-    city_index = {c: k for k, c in enumerate(cities)}
-    groups = np.array([city_index[r[:4]] for r in regions], dtype=np.int64)
-    eligibility = np.array([ins_city == c for c in cities], dtype=bool).reshape(len(cities), len(ins_ids))
+    ins_dept = np.array([dept_index[i[1]] for i in inspectors], dtype=np.int64)
+    ins_domains = [frozenset(i[2] or []) for i in inspectors]
+    eligibility = np.zeros((len(classes), len(ins_ids)), dtype=bool)
+    required = np.zeros((len(classes), len(taking_part)), dtype=bool)
+    for c, (members, needs) in enumerate(classes):
+        for d, need in zip(members, needs, strict=True):
+            required[c, dept_index[d]] = True
+            eligibility[c] |= (ins_dept == dept_index[d]) & np.array([need <= have for have in ins_domains], dtype=bool)
     recusal: list[tuple[int, int]] = []
     ins_pos = {int(i): j for j, i in enumerate(ins_ids)}
-    task_of_entity = {int(e): t for t, e in enumerate(drawn_ids)}
+    tasks_of_entity: dict[int, int] = {int(e): t for t, e in enumerate(drawn_ids)}
     rules = rnd.recusal or {}
     if rules.get("conflicts", True) and len(ins_ids):
         for ins, ent in session.execute(select(InspectorConflict.inspector_id, InspectorConflict.entity_id)
                                         .where(InspectorConflict.entity_id.in_(drawn_ids.tolist()))):
             if ins in ins_pos:
-                recusal.append((task_of_entity[ent], ins_pos[ins]))
+                recusal.append((tasks_of_entity[ent], ins_pos[ins]))
     if rules.get("previous_inspectors", True) and len(ins_ids):
         prev = session.execute(select(Task.entity_id, TaskAssignment.inspector_id).join(TaskAssignment)
                                .where(Task.entity_id.in_(drawn_ids.tolist()), Task.channel != "warning")).all()
-        recusal += [(task_of_entity[e], ins_pos[i]) for e, i in prev if i in ins_pos]
+        recusal += [(tasks_of_entity[e], ins_pos[i]) for e, i in prev if i in ins_pos]
     load = dict(session.execute(select(TaskAssignment.inspector_id, func.count()).join(Task)
                                 .where(Task.state.in_(("assigned", "in_progress")))
                                 .group_by(TaskAssignment.inspector_id)).all())
@@ -417,32 +492,47 @@ def _create_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray, *
     assert rnd.seed is not None
     assignment = assign_inspectors(groups, eligibility, per_task=rnd.inspectors_per_task, workload=workload,
                                    cap=rnd.workload_cap, recusal=np.array(sorted(set(recusal)), dtype=np.int64)
-                                   .reshape(-1, 2), rng=rng_from_seed(rnd.seed, purpose=f"round:{rnd.id}:inspectors"))
-    domains_of = dict(session.execute(select(CheckItem.code, CheckItem.domain)
-                                      .where(CheckItem.code.in_(rnd.check_item_codes))).all())
-    infeasible = [{"entity_id": int(drawn_ids[t]), "reason": REASONS.get(r, r)}
-                  for t, r in assignment.infeasible]
-    bad = {i["entity_id"] for i in infeasible}
-    domains = sorted({domains_of[c] for c in rnd.check_item_codes})
-    rows, crews = [], []
+                                   .reshape(-1, 2), departments=ins_dept, required=required,
+                                   rng=rng_from_seed(rnd.seed, purpose=f"round:{rnd.id}:inspectors"))
+    names = {d: i.name for d, i in jurisdiction.departments(session, taking_part).items()}
+    reasons: dict[int, str] = {}
+    for t, code in assignment.infeasible:
+        text = REASONS.get(code, code)
+        if code == "department_unstaffed":
+            members, _needs = classes[int(groups[t])]
+            lacking = [d for d in members if not (eligibility[groups[t]] & (ins_dept == dept_index[d])).any()]
+            text = f"{'、'.join(names.get(d, d) for d in lacking)}没有具备所查事项执法资格的人员"
+        reasons.setdefault(int(t), text)
+    rows, crews, infeasible = [], [], []
     for t, eid in enumerate(drawn_ids.tolist()):
+        plan = plans[t]
         chosen = [int(ins_ids[j]) for j in assignment.inspectors[t] if j >= 0]
-        if eid in bad or len(chosen) < rnd.inspectors_per_task:
-            continue
-        form_code = forms.get(info[eid][1], "general")
-        rows.append({"entity_id": eid, "channel": rnd.channel, "round_id": rnd.id, "department_code": lead_depts[t],
-                     "state": "assigned", "form_code": form_code, "due_on": rnd.period_end, "domains": domains,
-                     "check_items": [c for c in rnd.check_item_codes if c not in form_items.get(form_code, set())]})
+        reason = plan.reason or reasons.get(t)
+        if reason is None and len(chosen) < rnd.inspectors_per_task:
+            reason = REASONS["not_enough_qualified"]
+        row = {"entity_id": eid, "channel": rnd.channel, "round_id": rnd.id,
+               "department_code": plan.departments[0] if plan.departments else rnd.department_codes[0],
+               "state": "assigned", "form_code": plan.form_code, "due_on": rnd.period_end,
+               "domains": list(plan.domains), "check_items": list(plan.items), "state_reason": None}
+        if reason is not None:
+            # 无法实施: stored with its reason (published so), never left pending for ever
+            row.update(state="infeasible", state_reason=reason[:200])
+            region, uscc, name = info[eid]
+            infeasible.append({"entity_id": eid, "uscc": uscc, "name": name, "region_code": region,
+                               "reason": reason})
+            chosen = []
+        rows.append(row)
         crews.append(chosen)
-    n_tasks = len(rows)
     # bulk: one INSERT … RETURNING for the tasks (in order), one for their inspectors
-    for start in range(0, n_tasks, 5_000):
+    for start in range(0, len(rows), 5_000):
         batch = rows[start:start + 5_000]
         ids = session.scalars(insert(Task).returning(Task.id, sort_by_parameter_order=True), batch).all()
-        session.execute(insert(TaskAssignment), [
-            {"task_id": task_id, "inspector_id": ins, "lead": k == 0}
-            for task_id, chosen in zip(ids, crews[start:start + 5_000], strict=True) for k, ins in enumerate(chosen)])
-    return n_tasks, infeasible
+        links = [{"task_id": task_id, "inspector_id": ins, "lead": k == 0}
+                 for task_id, chosen in zip(ids, crews[start:start + 5_000], strict=True)
+                 for k, ins in enumerate(chosen)]
+        if links:
+            session.execute(insert(TaskAssignment), links)
+    return len(rows) - len(infeasible), infeasible
 
 
 def publish(session: Session, rnd: SamplingRound, *, actor: str) -> SamplingRound:

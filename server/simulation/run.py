@@ -24,7 +24,7 @@ from server.audit.services import record
 from server.credit.services import score_credit, train_credit
 from server.entities.models import Entity
 from server.inspections.models import InspectionResult
-from server.reference.models import Department
+from server.reference.models import CheckItem, Department
 from server.risk.features import build_features, save_snapshot
 from server.risk.services import (
     issue_from_scores,
@@ -70,13 +70,21 @@ def _seed_hex(*parts: Any) -> str:
 
 
 def create_inspectors(session: Session, entities: int, rng: np.random.Generator) -> int:
-    """Staff every department (执法人员库): more inspectors where there are more entities."""
+    """Staff every department (执法人员库): more inspectors where there are more entities.
+
+    The market regulator's divisions carry the random rounds; the other agencies (卫生健康,
+    生态环境, 应急管理, 税务, 消防 …) join joint inspections with a smaller staff each. Every
+    inspector holds a certificate for the domains of their department.
+    """
     per_dept = int(min(200, max(6, np.ceil(6 * entities / 20_000))))
+    market = set(session.scalars(select(CheckItem.department_kind).distinct()
+                                 .where(CheckItem.domain.in_(MODEL_NAMES))))
     rows = []
     for dept in session.scalars(select(Department).order_by(Department.code)):
-        for k in range(per_dept):
+        staff = per_dept if dept.kind in market else max(4, per_dept // 2)
+        for k in range(staff):
             name = str(rng.choice(SURNAMES)) + GIVEN2[2 * int(rng.integers(0, len(GIVEN2) // 2)):][:2]
-            rows.append({"name": name, "certificate_no": f"ZJ{dept.code[:6]}{dept.kind[:3]}{k:04d}",
+            rows.append({"name": name, "certificate_no": f"ZJ{dept.region_code}{dept.kind}{k:04d}",
                          "department_code": dept.code, "region_code": dept.region_code,
                          "domains": list(dept.domains), "active": True})
     session.execute(Inspector.__table__.insert(), rows)
@@ -210,7 +218,8 @@ def run_period(session: Session, ctx: Context, period: int, *, progress: Any = N
     ctx.true_rates.append(float(ctx.province.propensity().mean()))
     step("draws")
     for rnd in (credit_round, control):
-        tasks = session.scalars(select(Task).where(Task.round_id == rnd.id).order_by(Task.id)).all()
+        tasks = session.scalars(select(Task).where(Task.round_id == rnd.id, Task.state == "assigned")
+                                .order_by(Task.id)).all()
         on = today + dt.timedelta(days=int(rng.integers(10, 60)))
         ctx.results += [dict(r, period=period) for r in inspect_tasks(session, ctx.province, list(tasks), on=on,
                                                                        rng=rng, users=users)]

@@ -323,6 +323,19 @@ def start_inspection(
     # the warning's domain items the business type's form does not already ask
     items = [c for c in session.scalars(select(CheckItem.code).where(CheckItem.domain == warning.model)
                                         .order_by(CheckItem.code)) if c not in on_form]
+    if inspectors is not None:
+        # named inspectors (a supervisor's choice) must be active staff of the handling
+        # department certified for the warning's domain, like drawn ones
+        named = set(inspectors)
+        fit = set(session.scalars(select(Inspector.id).where(
+            Inspector.id.in_(named), Inspector.active.is_(True),
+            Inspector.department_code == (warning.department_code or ""))))
+        fit &= {i for i, domains in session.execute(select(Inspector.id, Inspector.domains)
+                                                    .where(Inspector.id.in_(fit))) if warning.model in (domains or [])}
+        if named - fit or len(named) < per_task:
+            raise Invalid(f"执法人员 {', '.join(map(str, sorted(named - fit)))} 不具备 {warning.model} 执法资格或不属于"
+                          f" {warning.department_code}；每项检查至少 {per_task} 人 (inspectors not qualified)",
+                          field="inspectors")
     task = Task(
         entity_id=entity.id, channel="warning", warning_id=warning.id,
         department_code=warning.department_code or "", state="assigned",

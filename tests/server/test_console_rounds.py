@@ -179,3 +179,67 @@ def test_ht_estimate_agrees_with_the_simulator(client, seeded, tmp_path, app):
     assert mine["ht_rate"] == pytest.approx(mean)
     assert mine["ci95"] == pytest.approx([low, high])
     assert mine["population"] == rnd.pool_size
+
+
+def _count_rounds():
+    from sqlalchemy import func
+
+    return db.session.scalar(select(func.count()).select_from(SamplingRound))
+
+
+@pytest.mark.parametrize(("change", "field", "fragment"), [
+    ({"inspectors_per_task": "0"}, "inspectors_per_task", "至少两名执法人员"),  # was saved as 2
+    ({"inspectors_per_task": ""}, "inspectors_per_task", "不少于 2 的整数"),
+    ({"ratio_A": "0", "ratio_B": "0", "ratio_C": "0", "ratio_D": "0"}, "ratio_A", "不能全部为 0"),
+    ({"ratio_B": "150"}, "ratio_B", "0% 到 100%"),
+    ({"ratio_C": "很多"}, "ratio_C", "应为数字"),
+    ({"design": "uniform", "ratio_overall": "0"}, "ratio_overall", "不能全部为 0"),
+    ({"workload_cap": "0"}, "workload_cap", "正整数"),
+    ({"check_item_codes": ["FS01", "DR01"]}, "check_item_codes", "DR01 不属于所选实施部门的职责范围"),
+    ({"scope_regions": "330200"}, "scope_regions", "宁波市 不在所选实施部门的管辖范围内"),
+])
+def test_bad_input_is_refused_next_to_its_field_and_the_form_keeps_what_was_typed(client, seeded, change, field,
+                                                                                  fragment):
+    login(client, "supervisor")
+    before = _count_rounds()
+    response = client.post("/rounds/new", data=dict(ROUND_FORM, **change))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    start = html.index(f'id="error-{field}"')
+    assert fragment in html[start:start + 300]
+    assert "0 到 1" not in html  # the form asks for percent, and so do its messages
+    assert 'value="控制台测试抽查"' in html  # what the user typed is kept
+    typed = change.get(field)
+    if isinstance(typed, str) and typed:
+        assert f'value="{typed}"' in html or f'value="{typed}" selected' in html or typed in html
+    assert _count_rounds() == before
+
+
+def test_ratios_typed_with_a_percent_sign_are_read_as_percent(client, seeded):
+    login(client, "supervisor")
+    response = client.post("/rounds/new", data=dict(ROUND_FORM, ratio_A="2.5%", ratio_D="100"))
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    rnd = db.session.scalar(select(SamplingRound).where(SamplingRound.name == "控制台测试抽查"))
+    assert rnd.ratios == {"A": 0.025, "B": 0.3, "C": 0.5, "D": 1.0}
+    assert rnd.inspectors_per_task == 2 and rnd.inspector_pool == {"departments": ["330100-FOOD"]}
+
+
+def test_the_draw_reports_who_cannot_be_inspected_and_why(client, seeded, tmp_path, app):
+    """An entity no qualified inspector can take is listed with its reason on the round page."""
+    from server.tasks.models import Inspector
+
+    app.config["POOL_DIR"] = str(tmp_path / "pools")
+    for ins in db.session.scalars(select(Inspector).where(Inspector.department_code == "330100-FOOD")):
+        ins.domains = ["price_violation"]  # nobody certified for food safety today
+    db.session.commit()
+    login(client, "supervisor")
+    assert client.post("/rounds/new", data=ROUND_FORM).status_code == 302
+    rnd = db.session.scalar(select(SamplingRound).where(SamplingRound.name == "控制台测试抽查"))
+    html = client.post(f"/rounds/{rnd.id}/draw", follow_redirects=True).get_data(as_text=True)
+    tasks = db.session.scalars(select(Task).where(Task.round_id == rnd.id)).all()
+    assert tasks and {t.state for t in tasks} == {"infeasible"}
+    assert f"有 {len(tasks)} 户无法实施" in html
+    section = html[html.index('id="infeasible"'):]
+    assert f"无法实施的主体（{len(tasks)} 户）" in section
+    assert "没有具备所查事项执法资格的人员" in section
+    assert all(t.entity.uscc in section for t in tasks)

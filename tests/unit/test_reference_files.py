@@ -21,7 +21,7 @@ def test_chinese_numerals_both_ways(text, n):
 
 def test_every_shipped_law_parses_with_consecutive_articles():
     ref = load_reference(DATA)
-    assert len(ref.laws) == 24
+    assert len(ref.laws) == 39  # 24 for market regulation, 15 for the agencies of joint inspections
     for law in ref.laws:
         assert [a.number for a in law.articles] == list(range(1, len(law.articles) + 1)), law.short_title
     food = ref.law("食品安全法")
@@ -35,13 +35,32 @@ def test_catalogue_covers_every_warning_domain_with_real_articles():
     from risk_models.registry import MODEL_NAMES
 
     ref = load_reference(DATA)
-    assert set(ref.domains) == set(MODEL_NAMES)
+    market = {c.domain for c in ref.check_items if ref.department_kinds[c.department_kind][0] == "{region}市场监督管理局"}
+    assert market == set(MODEL_NAMES)
     assert len(ref.check_items) >= 60
     for item in ref.check_items:
         article = ref.law(item.law).article(item.article)
         assert article is not None and item.legal_basis.endswith(article.label)
     assert {b.code: b.form for b in ref.business_types}["catering"] == "catering"
     assert len(ref.departments) == 11 * len(ref.department_kinds)
+
+
+def test_joint_inspection_agencies_have_their_own_items_and_departments():
+    """联合抽查: the usual agencies besides market regulation, each with its own domain and
+    check items citing a shipped law, and one department per city."""
+    ref = load_reference(DATA)
+    names = {d.code: d.name for d in ref.departments}
+    assert names["330100-FOOD"] == "杭州市市场监督管理局食品安全监督管理处"
+    assert names["330100-HEALTH"] == "杭州市卫生健康委员会卫生健康综合监督执法队"
+    assert names["330200-TAX"] == "国家税务总局宁波市税务局稽查局"
+    assert names["330100-FIRE"] == "杭州市消防救援支队防火监督处"
+    agencies = {"HEALTH", "ECO", "SAFETY", "TAX", "FIRE", "CULTURE", "TRANSPORT", "AGRI", "COMMERCE", "HRSS"}
+    assert agencies <= set(ref.department_kinds)
+    for kind in agencies:
+        _unit, _name, domains = ref.department_kinds[kind]
+        items = [c for c in ref.check_items if c.department_kind == kind]
+        assert len(items) >= 2, kind
+        assert {c.domain for c in items} == set(domains), kind
 
 
 def _copy(tmp_path: Path) -> Path:
