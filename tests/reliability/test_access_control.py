@@ -369,7 +369,7 @@ def test_csrf_is_enforced_on_every_console_form(app, users, world):
     for rule in posts:
         client = app.test_client()
         with client.session_transaction() as session:
-            session["user_id"], session["pw"] = sup.id, sup.password_hash[-16:]
+            session["user_id"], session["sv"] = sup.id, sup.session_version
         url = url_for_rule(rule, world)
         data = {
             "ids": [str(world["warning_id"])],

@@ -525,7 +525,7 @@ def test_sql_injection_strings_are_plain_data(app, users, client, world, payload
     assert r.status_code in ((400,) if nul else (401, 422))
     # console pages with the payload in every filter
     with client.session_transaction() as session:
-        session["user_id"], session["pw"] = users["admin"].id, users["admin"].password_hash[-16:]
+        session["user_id"], session["sv"] = users["admin"].id, users["admin"].session_version
     for page in (
         "/warnings",
         "/rounds",
@@ -616,7 +616,7 @@ def test_ids_beyond_the_database_range_are_not_found_on_every_route(app, users, 
 
     admin = token(users["admin"])
     with client.session_transaction() as session:
-        session["user_id"], session["pw"] = users["admin"].id, users["admin"].password_hash[-16:]
+        session["user_id"], session["sv"] = users["admin"].id, users["admin"].session_version
     checked = []
     for rule in app.url_map.iter_rules():
         if "<int:" not in rule.rule:
