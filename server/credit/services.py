@@ -82,7 +82,9 @@ def train_credit(session: Session, *, until: dt.date, model_dir: str | Path, act
                               trained_from=first.isoformat() if first else None, trained_to=until.isoformat())
     count = session.scalar(select(func.count()).select_from(ModelVersion).where(ModelVersion.name == "credit")) or 0
     tag = f"credit.{count + 1}"
-    path = Path(model_dir) / "credit" / f"credit-{tag}"
+    # one file per version (a dot in the stem would be taken for a suffix: every version
+    # overwrote "credit-credit.joblib", and an older version row pointed at a newer card)
+    path = Path(model_dir) / "credit" / f"credit-v{count + 1}"
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     session.execute(update(ModelVersion).where(ModelVersion.name == "credit").values(active=False))

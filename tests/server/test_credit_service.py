@@ -237,3 +237,28 @@ def test_reasons_name_only_what_applies(graded, tmp_path):
                 assert r["detail"].startswith(r["label"] + " −")
         assert individual[eid] == "individual" or not any("个体工商户" in r["label"] for r in reasons)
     assert shown > 100
+
+
+def test_every_trained_version_keeps_its_own_file(app, reference, tmp_path, monkeypatch):
+    """``credit.1`` and ``credit.2`` were both saved as ``credit-credit.joblib`` (the dot of
+    the tag read as a suffix): the older version row loaded the newer card."""
+    from risk_models.credit import CREDIT_FEATURE_NAMES, CreditModel
+    from server.credit import services
+    from server.risk.models import ModelVersion
+
+    rng = np.random.default_rng(1)
+
+    def outcomes(n):
+        X = rng.poisson(0.3, size=(n, len(CREDIT_FEATURE_NAMES))).astype(float)
+        y = (rng.random(n) < 0.15).astype(float)
+        return X, y
+
+    for n in (40, 90):
+        monkeypatch.setattr(services, "labelled_outcomes", lambda *a, n=n, **k: outcomes(n))
+        assert services.train_credit(db.session, until=TODAY, model_dir=tmp_path) is not None
+    rows = db.session.scalars(select(ModelVersion).where(ModelVersion.name == "credit")
+                              .order_by(ModelVersion.id)).all()
+    assert [r.n_samples for r in rows] == [40, 90]
+    assert len({r.path for r in rows}) == 2
+    for r in rows:
+        assert CreditModel.load(r.path).n_samples_ == r.n_samples
