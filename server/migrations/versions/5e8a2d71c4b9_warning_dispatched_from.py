@@ -1,7 +1,7 @@
 """The department that dispatched a warning keeps a read-only view of it; licence number formats.
 
 Revision ID: 5e8a2d71c4b9
-Revises: c19a0e5b7d21
+Revises: e4f1a2b3c5d6
 Create Date: 2026-12-06 03:00:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5e8a2d71c4b9'
-down_revision = 'c19a0e5b7d21'
+down_revision = 'e4f1a2b3c5d6'
 branch_labels = None
 depends_on = None
 

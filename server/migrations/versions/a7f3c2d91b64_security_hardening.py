@@ -1,7 +1,7 @@
 """Security hardening: session versions, audit MACs, throttle counters, relative pool paths.
 
 Revision ID: a7f3c2d91b64
-Revises: c19a0e5b7d21
+Revises: 5e8a2d71c4b9
 Create Date: 2026-12-06 03:30:00
 
 * ``users.session_version``: console sessions carry it instead of a fragment of the
@@ -24,7 +24,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'a7f3c2d91b64'
-down_revision = 'c19a0e5b7d21'
+down_revision = '5e8a2d71c4b9'
 branch_labels = None
 depends_on = None
 
