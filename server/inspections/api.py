@@ -29,6 +29,10 @@ class AttachmentDeclSchema(Schema):
     filename = fields.String(load_default="file", validate=validate.Length(max=200))
     checksum = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"))
     size = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    original_checksum = fields.String(load_default=None, allow_none=True,
+                                      validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"),
+                                      metadata={"description": "SHA-256 of the camera's original, before downscaling"})
+    original_size = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
 
 
 class SubmissionSchema(Schema):
@@ -42,16 +46,23 @@ class SubmissionSchema(Schema):
     location = fields.Nested(LocationSchema, load_default=None, allow_none=True)
     attachments = fields.List(fields.Nested(AttachmentDeclSchema), load_default=list)
     device_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    deprecated_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64), metadata={
+        "description": "instance_id of the pending submission this one replaces (OpenRosa meta/deprecatedID)"})
 
 
 class SubmissionResultSchema(Schema):
     id = fields.Integer()
     instance_id = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "accepted (stored now) or duplicate (a replay)"})
+    state = fields.String(metadata={"description": "pending (attachments missing: task open, no result yet), "
+                                                   "complete (result recorded) or superseded"})
     task_id = fields.Integer()
     task_state = fields.String()
     problem_found = fields.Boolean(allow_none=True)
     missing_attachments = fields.List(fields.String())
+    refused_attachments = fields.Dict(keys=fields.String(), values=fields.String(),
+                                      metadata={"description": "checksum → why its last upload was refused"})
+    message = fields.String()
 
 
 class AttachmentResultSchema(Schema):
@@ -59,6 +70,7 @@ class AttachmentResultSchema(Schema):
     checksum = fields.String()
     size = fields.Integer()
     stored = fields.Boolean()
+    submission = fields.Nested(SubmissionResultSchema, metadata={"description": "the submission after this upload"})
 
 
 @blp.route("")
@@ -66,7 +78,9 @@ class SubmissionCollection(MethodView):
     @roles_required("inspector")
     @blp.arguments(SubmissionSchema)
     @blp.response(201, SubmissionResultSchema)
-    @blp.alt_response(200, schema=SubmissionResultSchema, description="identical submission already stored")
+    @blp.alt_response(200, schema=SubmissionResultSchema, description="identical submission already stored, complete")
+    @blp.alt_response(202, schema=SubmissionResultSchema,
+                      description="identical submission already stored, still waiting for attachments")
     @blp.alt_response(409, description="different content under the same instance_id, or the task already has a result")
     @blp.alt_response(422, description="invalid form: item-level messages in `items`")
     def post(self, body: dict[str, Any]) -> Any:
@@ -75,7 +89,7 @@ class SubmissionCollection(MethodView):
         assert user is not None
         raw = request.get_json()
         outcome = services.receive_submission(db.session, user, raw if isinstance(raw, dict) else body)
-        return outcome.receipt, 201 if outcome.created else 200
+        return outcome.receipt, outcome.http_status
 
 
 @blp.route("/<int:submission_id>/attachments")
@@ -83,7 +97,9 @@ class AttachmentUpload(MethodView):
     @roles_required("inspector")
     @blp.response(201, AttachmentResultSchema)
     @blp.alt_response(200, schema=AttachmentResultSchema, description="already stored")
-    @blp.alt_response(413, description="too large")
+    @blp.alt_response(413, description="too large: the submission stays pending")
+    @blp.alt_response(415, description="not an image of the accepted kinds: the submission stays pending")
+    @blp.alt_response(422, description="checksum mismatch, or not declared")
     def post(self, submission_id: int) -> Any:
         """Upload a photo or signature declared in the submission (multipart ``file`` + ``checksum``)."""
         user = current_user()
@@ -92,8 +108,10 @@ class AttachmentUpload(MethodView):
         if upload is None:
             raise Invalid("缺少文件字段 file (multipart field 'file' is required)")
         checksum = request.form.get("checksum", "")
-        att, created = services.store_attachment(
+        outcome = services.store_attachment(
             db.session, user, submission_id, stream=upload.stream, checksum=checksum,
             directory=current_app.config["ATTACHMENT_DIR"], max_bytes=current_app.config["MAX_ATTACHMENT_BYTES"],
         )
-        return {"id": att.id, "checksum": att.checksum, "size": att.size, "stored": True}, 201 if created else 200
+        att = outcome.attachment
+        return ({"id": att.id, "checksum": att.checksum, "size": att.size, "stored": True,
+                 "submission": outcome.receipt}, 201 if outcome.created else 200)

@@ -82,7 +82,7 @@ def fill_form(
                 value = (note * 4)[: max(c.get("min_length", 1), min(c.get("max_length", 20), 20))]
         elif kind in ("photo", "signature"):
             if item.get("required"):
-                blob = f"{kind}:{item['id']}:{seed}".encode()
+                blob = attachment_bytes(kind, item["id"], seed)
                 checksum = hashlib.sha256(blob).hexdigest()
                 attachments.append({"item_id": item["id"], "kind": kind, "filename": f"{item['id']}.png",
                                     "checksum": checksum, "size": len(blob)})
@@ -99,8 +99,9 @@ def fill_form(
 
 
 def attachment_bytes(kind: str, item_id: str, seed: int) -> bytes:
-    """The bytes whose checksum :func:`fill_form` declared."""
-    return f"{kind}:{item_id}:{seed}".encode()
+    """The bytes whose checksum :func:`fill_form` declared: a PNG signature and a label (the
+    server tells an image from its first bytes)."""
+    return b"\x89PNG\r\n\x1a\n" + f"{kind}:{item_id}:{seed}".encode()
 
 
 def submission_body(task: Any, form: Any, answers: dict[str, Any], attachments: list[dict[str, Any]], *,
