@@ -5,7 +5,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24  # bytes are all the server checks
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24  # a signature: bytes are all the server checks
+
+
+def small_photo(label: str) -> bytes:
+    """A real (tiny) PNG photo, different for each label: the handheld decodes photos."""
+    import io
+
+    from PIL import Image
+
+    seed = hashlib.sha256(label.encode()).digest()
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), tuple(seed[:3])).save(out, "PNG")
+    return out.getvalue()
 
 
 def fill_valid(handheld: Any, task_id: int, *, problem: bool = False) -> dict[str, Any]:
@@ -22,7 +34,11 @@ def fill_valid(handheld: Any, task_id: int, *, problem: bool = False) -> dict[st
             kind = item["type"]
             cons = item.get("constraint") or {}
             if kind in ("photo", "signature"):
-                data = PNG + hashlib.sha256(item["id"].encode()).digest()
+                data = (
+                    small_photo(item["id"])
+                    if kind == "photo"
+                    else PNG + hashlib.sha256(item["id"].encode()).digest()
+                )
                 handheld.attach(task_id, item["id"], kind, data, f"{item['id']}.png")
                 continue
             if kind == "yes_no":
