@@ -58,3 +58,25 @@ def fill_valid(handheld: Any, task_id: int, *, problem: bool = False) -> dict[st
             assert handheld.answer(task_id, item["id"], value) is None, item
         draft = handheld.store.draft(task_id)
     return draft.answers
+
+
+def camera_photo(width: int, height: int, *, quality: int = 97) -> bytes:
+    """A phone camera's JPEG: noisy (so it is as big as a real one), rotated by its EXIF
+    orientation, with the time it was taken and the GPS position."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from PIL.ExifTags import IFD
+
+    rng = np.random.default_rng(7)
+    ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+    pixels = np.clip(ramp + rng.normal(0, 60, (height, width, 3)), 0, 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the phone was held upright: rotate 90° to view
+    exif[0x010F] = "HUAWEI"
+    exif[IFD.Exif] = {0x9003: "2026:12:05 10:15:30"}  # DateTimeOriginal
+    exif[IFD.GPSInfo] = {1: "N", 2: (30.0, 16.0, 12.5), 3: "E", 4: (120.0, 9.0, 3.0)}
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=quality, exif=exif)
+    return out.getvalue()

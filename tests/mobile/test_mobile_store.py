@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from mobile_helpers import camera_photo
 
 from mobile.core.laws import LawLibrary, article_number
 from mobile.core.store import Store
@@ -71,28 +72,6 @@ def test_attachments_are_content_addressed(tmp_path):
     assert Path(a.path).read_bytes() == b"same bytes"
     store.mark_uploaded("i1", a.checksum)
     assert store.attachments("i1")[0].uploaded
-
-
-def camera_photo(width: int, height: int, *, quality: int = 97) -> bytes:
-    """A phone camera's JPEG: noisy (so it is as big as a real one), rotated by its EXIF
-    orientation, with the time it was taken and the GPS position."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-    from PIL.ExifTags import IFD
-
-    rng = np.random.default_rng(7)
-    ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
-    pixels = np.clip(ramp + rng.normal(0, 60, (height, width, 3)), 0, 255).astype(np.uint8)
-    exif = Image.Exif()
-    exif[0x0112] = 6  # the phone was held upright: rotate 90° to view
-    exif[0x010F] = "HUAWEI"
-    exif[IFD.Exif] = {0x9003: "2026:12:05 10:15:30"}  # DateTimeOriginal
-    exif[IFD.GPSInfo] = {1: "N", 2: (30.0, 16.0, 12.5), 3: "E", 4: (120.0, 9.0, 3.0)}
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, "JPEG", quality=quality, exif=exif)
-    return out.getvalue()
 
 
 def test_a_14_mb_camera_photo_is_stored_downscaled_with_its_time_place_and_original_digest(
