@@ -105,11 +105,18 @@ def attachment_bytes(kind: str, item_id: str, seed: int) -> bytes:
 
 
 def submission_body(task: Any, form: Any, answers: dict[str, Any], attachments: list[dict[str, Any]], *,
-                    rng: np.random.Generator, day: dt.date, minutes: int, device_id: str) -> dict[str, Any]:
+                    rng: np.random.Generator, day: dt.date, minutes: int, device_id: str,
+                    start: dt.datetime | None = None) -> dict[str, Any]:
     """The body a handheld posts for ``task``: a fresh instance id (from ``rng``), the form's
     code and version, the answers and attachments, and an inspection from 09:00 that day
-    lasting ``minutes``."""
-    end = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(minutes=minutes)
+    (or from ``start``, an aware time) lasting ``minutes``. The server refuses times before
+    the task was created or ahead of its clock."""
+    if start is not None:
+        finish = start + dt.timedelta(minutes=minutes)
+        started_at, completed_at = start.isoformat(timespec="seconds"), finish.isoformat(timespec="seconds")
+    else:
+        end = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(minutes=minutes)
+        started_at, completed_at = f"{day.isoformat()}T09:00:00+08:00", f"{end.isoformat()}+08:00"
     return {
         "instance_id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | task.id)),
         "task_id": task.id,
@@ -117,7 +124,7 @@ def submission_body(task: Any, form: Any, answers: dict[str, Any], attachments: 
         "form_version": form.version,
         "answers": answers,
         "attachments": attachments,
-        "started_at": f"{day.isoformat()}T09:00:00+08:00",
-        "completed_at": f"{end.isoformat()}+08:00",
+        "started_at": started_at,
+        "completed_at": completed_at,
         "device_id": device_id,
     }
