@@ -17,9 +17,6 @@ from server.tasks.models import Inspector, Task
 SIGNATURE = b"\x89PNG\r\n\x1a\n fake signature bytes"
 SIG_SUM = hashlib.sha256(SIGNATURE).hexdigest()
 BEIJING = dt.timezone(dt.timedelta(hours=8))
-#: the inspection: an hour ago until five minutes ago, Beijing time (the task was drawn two days ago)
-STARTED = (utcnow() - dt.timedelta(hours=1)).astimezone(BEIJING).replace(microsecond=0)
-COMPLETED = (utcnow() - dt.timedelta(minutes=5)).astimezone(BEIJING).replace(microsecond=0)
 
 
 def body(task_id: int, **overrides):
@@ -30,8 +27,9 @@ def body(task_id: int, **overrides):
         "form_version": "1",
         "answers": {"licence_valid": "no", "licence_problem": "许可证已过期", "conclusion": "fail",
                     "signature": SIG_SUM, "staff_count": 4},
-        "started_at": STARTED.isoformat(),
-        "completed_at": COMPLETED.isoformat(),
+        # an hour ago until five minutes ago, Beijing time (the task was drawn two days ago)
+        "started_at": _time("started"),
+        "completed_at": _time("completed"),
         "attachments": [{"item_id": "signature", "kind": "signature", "filename": "sig.png",
                          "checksum": SIG_SUM, "size": len(SIGNATURE)}],
         "device_id": "device-1",
@@ -74,7 +72,8 @@ def test_first_submission_is_pending_until_its_attachment_then_stores_one_result
     assert done["problem_found"] is True and done["missing_attachments"] == []
     result = db.session.scalar(select(InspectionResult))
     assert result.problem_found and result.problem_domains == ["food_safety"]
-    assert result.inspected_on == COMPLETED.date()
+    completed = dt.datetime.fromisoformat(db.session.scalar(select(Submission)).payload["completed_at"])
+    assert result.inspected_on == completed.date()
     assert sorted(result.failed_items) == ["conclusion", "licence_valid"]
     assert db.session.get(Task, my_task.id).state == "submitted"
 
@@ -295,21 +294,33 @@ def test_attachments_given_with_the_submission_complete_it_in_one_call(app, user
     assert open(db.session.scalar(select(Attachment)).path, "rb").read() == SIGNATURE
 
 
-FUTURE = (utcnow() + dt.timedelta(minutes=30)).astimezone(BEIJING).isoformat()
+def _time(name: str) -> str | None:
+    """A named time, taken when the test runs (a long session must not age them)."""
+    now = utcnow().astimezone(BEIJING).replace(microsecond=0)
+    return {
+        "started": (now - dt.timedelta(hours=1)).isoformat(),
+        "completed": (now - dt.timedelta(minutes=5)).isoformat(),
+        "half_hour_ahead": (now + dt.timedelta(minutes=30)).isoformat(),
+        "2099": "2099-01-01T10:00:00+08:00",
+        "2099_no_zone": "2099-01-01T09:00:00",
+        "before_the_draw": "2026-01-05T09:00:00+08:00",
+        "garbage": "yesterday-ish",
+        "none": None,
+    }[name]
 
 
 @pytest.mark.parametrize(("started", "completed", "field", "words"), [
-    ("yesterday-ish", COMPLETED.isoformat(), "started_at", "格式不正确"),  # impossible even with completed_at
-    (COMPLETED.isoformat(), STARTED.isoformat(), "started_at", "晚于完成检查时间"),
-    (STARTED.isoformat(), "2099-01-01T10:00:00+08:00", "completed_at", "晚于服务器当前时间"),
-    (STARTED.isoformat(), FUTURE, "completed_at", "允许误差 10 分钟"),
-    ("2026-01-05T09:00:00+08:00", COMPLETED.isoformat(), "started_at", "早于任务下达时间"),
-    ("2099-01-01T09:00:00", None, "started_at", "晚于服务器当前时间"),
+    ("garbage", "completed", "started_at", "格式不正确"),  # impossible even with completed_at
+    ("completed", "started", "started_at", "晚于完成检查时间"),
+    ("started", "2099", "completed_at", "晚于服务器当前时间"),
+    ("started", "half_hour_ahead", "completed_at", "允许误差 10 分钟"),
+    ("before_the_draw", "completed", "started_at", "早于任务下达时间"),
+    ("2099_no_zone", "none", "started_at", "晚于服务器当前时间"),
 ])
 def test_impossible_inspection_times_are_422_and_nothing_is_stored(client, auth, my_task, started, completed,
                                                                     field, words):
-    response = client.post("/api/v1/submissions", json=body(my_task.id, started_at=started, completed_at=completed),
-                           headers=auth.headers("inspector"))
+    payload = body(my_task.id, started_at=_time(started), completed_at=_time(completed))
+    response = client.post("/api/v1/submissions", json=payload, headers=auth.headers("inspector"))
     assert response.status_code == 422, response.get_json()
     assert words in response.get_json()["items"][field]
     assert count(Submission) == 0
@@ -318,7 +329,7 @@ def test_impossible_inspection_times_are_422_and_nothing_is_stored(client, auth,
 
 def test_times_within_the_clock_allowance_and_without_a_zone_are_beijing_time(client, auth, my_task):
     ahead = (utcnow() + dt.timedelta(minutes=5)).astimezone(BEIJING)
-    naive = STARTED.replace(tzinfo=None).isoformat()  # what a phone shows: Beijing time
+    naive = _time("started")[:19]  # what a phone shows: Beijing time, no zone
     response = client.post("/api/v1/submissions", json=body(my_task.id, started_at=naive,
                                                              completed_at=ahead.isoformat()),
                            headers=auth.headers("inspector"))
