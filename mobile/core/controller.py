@@ -393,6 +393,14 @@ class Handheld:
         ] + [_declaration(new)]
         return self.store.supersede(instance_id, body, dropped=checksum)
 
+    def shrink(self, instance_id: str, checksum: str) -> OutboxEntry:
+        """Send a refused photo again downscaled: for photos queued by an earlier version of
+        the app, which kept the camera's file as it was (often over the server's limit)."""
+        old = next((a for a in self.store.attachments(instance_id) if a.checksum == checksum), None)
+        if old is None or old.kind != "photo" or old.original_checksum is not None:
+            raise ValueError("这张照片已压缩过，请点“重新拍照”更换")
+        return self.retake(instance_id, checksum, old.path, old.filename)
+
     def outbox_rows(self) -> list[dict[str, Any]]:
         rows = []
         for e in self.store.outbox():
@@ -418,6 +426,8 @@ class Handheld:
                             "size_label": size_label(a.size),
                             "uploaded": a.uploaded,
                             "error": a.error,
+                            # kept as the camera wrote it (queued by an earlier app version)
+                            "can_shrink": a.kind == "photo" and a.original_checksum is None,
                         }
                         for a in atts
                     ],

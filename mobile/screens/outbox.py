@@ -136,6 +136,14 @@ class OutboxScreen(BaseScreen):
                     f"{escape_markup(a['error'])}",
                 )
             )
+            if a["can_shrink"]:
+                small = _factory("FlatButton", text=f"压缩后重新发送：{a['filename']}")
+                small.bind(
+                    on_release=lambda _b, iid=r["instance_id"], c=a["checksum"]: self.shrink(
+                        iid, c
+                    )
+                )
+                card.add_widget(small)
             if a["kind"] == "photo":
                 b = _factory("FlatButton", text=f"重新拍照：{a['filename']}")
                 b.bind(
@@ -150,6 +158,16 @@ class OutboxScreen(BaseScreen):
 
     def resend(self, instance_id: str) -> None:
         self.handheld.resend(instance_id)
+        self.refresh()
+        self.upload()
+
+    def shrink(self, instance_id: str, checksum: str) -> None:
+        try:
+            self.handheld.shrink(instance_id, checksum)
+        except (PhotoError, ValueError) as exc:
+            self.notice = str(exc)
+            return
+        self.notice = "已压缩照片，正在重新上传"
         self.refresh()
         self.upload()
 

@@ -498,7 +498,7 @@ def _write_attachment(att: Attachment, submission_id: int, stream: IO[bytes], *,
                 if size > max_bytes:
                     raise TooLarge(
                         f"附件“{att.filename}”超过 {max_bytes / (1024 * 1024):.0f} MB 上限，服务器未接收。"
-                        "请在上传队列中点“重新拍照”更换这张照片（新拍的照片会自动压缩）。" + _STILL_PENDING)
+                        "请在上传队列中点“压缩后重新发送”或“重新拍照”更换这张照片。" + _STILL_PENDING)
                 digest.update(chunk)
                 out.write(chunk)
         kind = sniff_type(head)

@@ -356,3 +356,34 @@ def test_blocked_entry_can_be_sent_again_as_is(live_server, my_task, device_dir,
     assert h.sync_engine.upload().sent == [entry.instance_id]
     assert count(InspectionResult) == 1
     assert all(a.error is None for a in h.store.attachments(entry.instance_id))
+
+
+def test_a_big_photo_queued_by_the_old_app_is_shrunk_and_sent(live_server, my_task, device_dir, app):
+    """The outbox of a phone updated with a 14 MB photo still queued: 413, then one tap."""
+    from unittest import mock
+
+    from mobile.core.photos import PreparedPhoto
+
+    h = device(live_server, device_dir)
+    fill_valid(h, my_task.id)
+    original = camera_photo(4000, 3000)
+
+    def as_the_old_app_stored_it(data):
+        return PreparedPhoto(data, ".jpg", 4000, 3000, "", len(data), False)
+
+    with mock.patch("mobile.core.store.prepare_photo", as_the_old_app_stored_it):
+        big = h.attach(my_task.id, "photo", "photo", original, "IMG_0001.jpg")
+    with h.store.tx() as conn:  # the old app recorded no original digest
+        conn.execute("UPDATE attachments SET original_checksum = NULL, original_size = NULL")
+    entry, _ = h.finalize(my_task.id)
+    assert h.sync_engine.upload().blocked == [entry.instance_id]
+    refused = next(a for a in h.outbox_rows()[0]["attachments"] if a["error"])
+    assert refused["checksum"] == big and refused["can_shrink"]
+    assert "压缩后重新发送" in refused["error"]
+
+    new = h.shrink(entry.instance_id, big)
+    assert h.sync_engine.upload().sent == [new.instance_id]
+    assert count(InspectionResult) == 1
+    db.session.expire_all()
+    photo = next(a for a in db.session.scalars(select(Attachment)) if a.original_checksum)
+    assert photo.original_size == len(original) and photo.size < app.config["MAX_ATTACHMENT_BYTES"]

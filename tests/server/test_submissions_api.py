@@ -334,3 +334,13 @@ def test_times_within_the_clock_allowance_and_without_a_zone_are_beijing_time(cl
                                                              completed_at=ahead.isoformat()),
                            headers=auth.headers("inspector"))
     assert response.status_code == 201, response.get_json()
+
+
+def test_upload_over_the_request_limit_says_what_to_do(client, auth, my_task, app):
+    headers = auth.headers("inspector")
+    sub_id = client.post("/api/v1/submissions", json=body(my_task.id), headers=headers).get_json()["id"]
+    app.config["MAX_CONTENT_LENGTH"] = 64
+    response = _upload(client, headers, sub_id, SIGNATURE + b"\x00" * 200, SIG_SUM)
+    assert response.status_code == 413
+    assert "重新拍照" in response.get_json()["message"] and "检查结果已保存" in response.get_json()["message"]
+    assert count(InspectionResult) == 0
