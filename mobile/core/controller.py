@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,10 @@ from typing import Any
 from mobile.core import formengine
 from mobile.core.api import ApiClient, ApiError, Unreachable
 from mobile.core.laws import LawLibrary, format_ref
-from mobile.core.store import Draft, OutboxEntry, Store, now_iso
+from mobile.core.store import Attachment, Draft, OutboxEntry, Store, now_iso
 from mobile.core.sync import SyncEngine
 
-__all__ = ["CHANNELS", "Handheld", "LoginError", "TaskView"]
+__all__ = ["CHANNELS", "Handheld", "LoginError", "TaskView", "size_label"]
 
 CHANNELS = {"random": "随机抽查", "credit_weighted": "信用分类抽查", "warning": "风险预警核查"}
 OPEN_STATES = ("assigned", "in_progress")
@@ -32,11 +34,20 @@ LOG_EVENTS = {
     "sent": "上传完成",
     "retry": "稍后重试",
     "rejected": "被退回",
+    "attachment_refused": "附件被退回",
+    "resend": "重新发送",
+    "retaken": "重新拍照",
     "reopened": "重新编辑",
     "login": "登录",
     "refresh": "下载",
 }
-OUTBOX_LABELS = {"pending": "待上传", "uploading": "上传中", "sent": "已上传", "rejected": "被退回"}
+OUTBOX_LABELS = {
+    "pending": "待上传",
+    "uploading": "上传中",
+    "blocked": "附件被退回，待处理",
+    "sent": "已上传",
+    "rejected": "被退回",
+}
 GRADE_LABELS = {"A": "A 低风险", "B": "B 一般风险", "C": "C 较高风险", "D": "D 高风险"}
 
 
@@ -324,15 +335,7 @@ class Handheld:
             )
         }
         attachments = [
-            {
-                "item_id": a.item_id,
-                "kind": a.kind,
-                "filename": a.filename,
-                "checksum": a.checksum,
-                "size": a.size,
-            }
-            for a in self.store.attachments(draft.instance_id)
-            if a.checksum in used
+            _declaration(a) for a in self.store.attachments(draft.instance_id) if a.checksum in used
         ]
         body: dict[str, Any] = {
             "instance_id": draft.instance_id,
@@ -353,6 +356,8 @@ class Handheld:
         )
         if location:
             body["location"] = location
+        if draft.deprecated_id:
+            body["deprecated_id"] = draft.deprecated_id
         check = formengine.check_answers(items, answers, attachments)
         check.errors.update(conclusion.errors)
         check.problem_found = conclusion.problem_found
@@ -396,10 +401,54 @@ class Handheld:
             msg += f"；{report.errors[-1]}"
         return msg
 
+    def resend(self, instance_id: str) -> None:
+        """Try a blocked entry's refused attachments again (e.g. damaged on the way)."""
+        self.sync_engine.resend(instance_id)
+
+    def retake(
+        self, instance_id: str, checksum: str, source: str | Path | bytes, filename: str | None = None
+    ) -> OutboxEntry:
+        """Replace a refused attachment of a finished submission with a new photo.
+
+        The answers stay as they were; the submission goes again under a new instance id
+        naming the old one as ``deprecated_id``, so the server's pending copy is replaced
+        and the attachments it already holds carry over.
+        """
+        entry = self.store.outbox_entry(instance_id)
+        if entry is None or entry.state in ("sent", "rejected"):
+            raise ValueError("该提交不能更换附件 (only a submission still being sent can take a new photo)")
+        old = next((a for a in self.store.attachments(instance_id) if a.checksum == checksum), None)
+        if old is None:
+            raise KeyError(checksum)
+        body = json.loads(json.dumps(entry.body))
+        body["instance_id"] = str(uuid.uuid4())
+        body["deprecated_id"] = instance_id
+        new = self.store.add_attachment(body["instance_id"], old.item_id, old.kind, source, filename)
+
+        def swap(value: Any) -> Any:
+            if isinstance(value, list):
+                return list(dict.fromkeys(new.checksum if v == checksum else v for v in value))
+            return new.checksum if value == checksum else value
+
+        body["answers"] = {k: swap(v) for k, v in body["answers"].items()}
+        body["attachments"] = [
+            a for a in body.get("attachments") or [] if a["checksum"] not in (checksum, new.checksum)
+        ] + [_declaration(new)]
+        return self.store.supersede(instance_id, body, dropped=checksum)
+
+    def shrink(self, instance_id: str, checksum: str) -> OutboxEntry:
+        """Send a refused photo again downscaled: for photos queued by an earlier version of
+        the app, which kept the camera's file as it was (often over the server's limit)."""
+        old = next((a for a in self.store.attachments(instance_id) if a.checksum == checksum), None)
+        if old is None or old.kind != "photo" or old.original_checksum is not None:
+            raise ValueError("这张照片已压缩过，请点“重新拍照”更换")
+        return self.retake(instance_id, checksum, old.path, old.filename)
+
     def outbox_rows(self) -> list[dict[str, Any]]:
         rows = []
         for e in self.store.outbox():
             task = self.store.task(e.task_id) or {}
+            atts = self.store.attachments(e.instance_id)
             rows.append(
                 {
                     "instance_id": e.instance_id,
@@ -412,6 +461,43 @@ class Handheld:
                     "items": e.error_items,
                     "created_at": e.created_at,
                     "sent_at": e.sent_at,
+                    "attachments": [
+                        {
+                            "checksum": a.checksum,
+                            "filename": a.filename,
+                            "kind": a.kind,
+                            "size_label": size_label(a.size),
+                            "uploaded": a.uploaded,
+                            "error": a.error,
+                            # kept as the camera wrote it (queued by an earlier app version)
+                            "can_shrink": a.kind == "photo" and a.original_checksum is None,
+                        }
+                        for a in atts
+                    ],
                 }
             )
         return rows
+
+
+def size_label(size: int | None) -> str:
+    """A file size as the inspector reads it (1.8 MB, 350 KB)."""
+    if size is None:
+        return ""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
+def _declaration(a: Attachment) -> dict[str, Any]:
+    """An attachment as the submission body declares it."""
+    out: dict[str, Any] = {
+        "item_id": a.item_id,
+        "kind": a.kind,
+        "filename": a.filename,
+        "checksum": a.checksum,
+        "size": a.size,
+    }
+    if a.original_checksum:
+        out["original_checksum"] = a.original_checksum
+        out["original_size"] = a.original_size
+    return out

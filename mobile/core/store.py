@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mobile.core.photos import prepare_photo
+
 __all__ = ["Attachment", "Draft", "OutboxEntry", "Store", "now_iso"]
 
 SCHEMA = """
@@ -40,10 +42,12 @@ CREATE TABLE IF NOT EXISTS articles (
     PRIMARY KEY (law, number));
 CREATE TABLE IF NOT EXISTS drafts (
     task_id INTEGER PRIMARY KEY, instance_id TEXT NOT NULL UNIQUE, form_code TEXT NOT NULL,
-    form_version TEXT NOT NULL, answers TEXT NOT NULL, started_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    form_version TEXT NOT NULL, answers TEXT NOT NULL, started_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    deprecated_id TEXT);
 CREATE TABLE IF NOT EXISTS attachments (
     instance_id TEXT NOT NULL, checksum TEXT NOT NULL, item_id TEXT NOT NULL, kind TEXT NOT NULL,
     filename TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, uploaded INTEGER NOT NULL DEFAULT 0,
+    original_checksum TEXT, original_size INTEGER, error TEXT,
     PRIMARY KEY (instance_id, checksum));
 CREATE TABLE IF NOT EXISTS outbox (
     instance_id TEXT PRIMARY KEY, task_id INTEGER NOT NULL, body TEXT NOT NULL,
@@ -55,7 +59,17 @@ CREATE TABLE IF NOT EXISTS sync_log (
     detail TEXT);
 """
 
-OUTBOX_STATES = ("pending", "uploading", "sent", "rejected")
+#: ``blocked``: the server keeps the result but refused an attachment (too large, not a
+#: photo, damaged, or the file is gone from the device): the inspector re-sends or
+#: re-takes it; nothing is retried on its own until then.
+OUTBOX_STATES = ("pending", "uploading", "blocked", "sent", "rejected")
+#: columns added after the first release: (table, column, declaration), added on open
+_ADDED_COLUMNS = (
+    ("attachments", "original_checksum", "TEXT"),
+    ("attachments", "original_size", "INTEGER"),
+    ("attachments", "error", "TEXT"),
+    ("drafts", "deprecated_id", "TEXT"),
+)
 
 
 def now_iso() -> str:
@@ -75,6 +89,8 @@ class Draft:
     answers: dict[str, Any]
     started_at: str
     updated_at: str
+    #: the server's pending submission this draft will replace (a reopened, blocked entry)
+    deprecated_id: str | None = None
 
 
 @dataclass
@@ -87,6 +103,11 @@ class Attachment:
     path: str
     size: int
     uploaded: bool
+    #: SHA-256 and size of the camera's file before it was downscaled (photos)
+    original_checksum: str | None = None
+    original_size: int | None = None
+    #: why the server refused it, with what to do (None: not refused)
+    error: str | None = None
 
 
 @dataclass
@@ -123,6 +144,15 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a finished form must survive a power cut
         self._db.executescript(SCHEMA)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Bring a store written by an earlier version of the app up to this schema."""
+        with self.tx() as db:
+            for table, column, decl in _ADDED_COLUMNS:
+                have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         with self._lock:
@@ -258,6 +288,7 @@ class Store:
             json.loads(row["answers"]),
             row["started_at"],
             row["updated_at"],
+            row["deprecated_id"],
         )
 
     def draft(self, task_id: int) -> Draft | None:
@@ -327,29 +358,64 @@ class Store:
         source: str | Path | bytes,
         filename: str | None = None,
     ) -> Attachment:
-        """Copy a photo/signature into the store; identified by its SHA-256 checksum."""
+        """Copy a photo/signature into the store; identified by its SHA-256 checksum.
+
+        A photo is downscaled first (:func:`mobile.core.photos.prepare_photo`), keeping its
+        EXIF time and GPS; the original's digest and size are recorded with it. Raises
+        :class:`mobile.core.photos.PhotoError` for a file that is not a photo.
+        """
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
-        checksum = hashlib.sha256(data).hexdigest()
+        original_checksum: str | None = None
+        original_size: int | None = None
         suffix = (
             Path(filename or (source if not isinstance(source, bytes) else "file.png")).suffix
             or ".bin"
         )
+        name = filename or (
+            Path(source).name if not isinstance(source, bytes) else f"{kind}{suffix}"
+        )
+        if kind == "photo":
+            photo = prepare_photo(data)
+            data, original_checksum, original_size = (
+                photo.data,
+                photo.original_checksum,
+                photo.original_size,
+            )
+            if photo.downscaled or Path(name).suffix.lower() not in (".jpg", ".jpeg", ".png"):
+                name, suffix = Path(name).stem + photo.suffix, photo.suffix
+        checksum = hashlib.sha256(data).hexdigest()
         target = self.attachment_dir / f"{checksum}{suffix.lower()}"
         if not target.exists():
             tmp = target.with_suffix(target.suffix + ".part")
             tmp.write_bytes(data)
             tmp.replace(target)
-        name = filename or (
-            Path(source).name if not isinstance(source, bytes) else f"{kind}{suffix}"
-        )
         with self.tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO attachments (instance_id, checksum, item_id, kind, filename, path, size,"
-                " uploaded) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
-                (instance_id, checksum, item_id, kind, name[:200], str(target), len(data)),
+                " uploaded, original_checksum, original_size) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                (
+                    instance_id,
+                    checksum,
+                    item_id,
+                    kind,
+                    name[:200],
+                    str(target),
+                    len(data),
+                    original_checksum,
+                    original_size,
+                ),
             )
         return Attachment(
-            instance_id, checksum, item_id, kind, name[:200], str(target), len(data), False
+            instance_id,
+            checksum,
+            item_id,
+            kind,
+            name[:200],
+            str(target),
+            len(data),
+            False,
+            original_checksum,
+            original_size,
         )
 
     def attachments(self, instance_id: str) -> list[Attachment]:
@@ -367,6 +433,9 @@ class Store:
                 r["path"],
                 r["size"],
                 bool(r["uploaded"]),
+                r["original_checksum"],
+                r["original_size"],
+                r["error"],
             )
             for r in rows
         ]
@@ -374,18 +443,50 @@ class Store:
     def mark_uploaded(self, instance_id: str, checksum: str) -> None:
         with self.tx() as db:
             db.execute(
-                "UPDATE attachments SET uploaded = 1 WHERE instance_id = ? AND checksum = ?",
+                "UPDATE attachments SET uploaded = 1, error = NULL WHERE instance_id = ? AND checksum = ?",
                 (instance_id, checksum),
             )
 
-    def copy_attachments(self, old_instance: str, new_instance: str) -> None:
+    def set_attachment_error(self, instance_id: str, checksum: str, error: str | None) -> None:
+        """Keep (or clear) the server's refusal of an attachment, for the inspector."""
+        with self.tx() as db:
+            db.execute(
+                "UPDATE attachments SET error = ? WHERE instance_id = ? AND checksum = ?",
+                (error, instance_id, checksum),
+            )
+
+    def copy_attachments(
+        self, old_instance: str, new_instance: str, *, without: str | None = None
+    ) -> None:
         with self.tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO attachments (instance_id, checksum, item_id, kind, filename, path, size,"
-                " uploaded) SELECT ?, checksum, item_id, kind, filename, path, size, 0 FROM attachments"
-                " WHERE instance_id = ?",
-                (new_instance, old_instance),
+                " uploaded, original_checksum, original_size) SELECT ?, checksum, item_id, kind, filename,"
+                " path, size, 0, original_checksum, original_size FROM attachments"
+                " WHERE instance_id = ? AND checksum != ?",
+                (new_instance, old_instance, without or ""),
             )
+
+    def supersede(self, old_instance: str, body: dict[str, Any], *, dropped: str) -> OutboxEntry:
+        """Queue ``body`` (a new instance naming ``old_instance`` as ``deprecated_id``) in
+        place of the old entry, with the old entry's attachments but ``dropped``."""
+        old = self.outbox_entry(old_instance)
+        if old is None:
+            raise KeyError(old_instance)
+        self.copy_attachments(old_instance, body["instance_id"], without=dropped)
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO outbox (instance_id, task_id, body, state, created_at) VALUES (?, ?, ?, 'pending', ?)",
+                (body["instance_id"], old.task_id, _dumps(body), old.created_at),
+            )
+            db.execute("DELETE FROM outbox WHERE instance_id = ?", (old_instance,))
+            db.execute(
+                "INSERT INTO sync_log (at, instance_id, event, detail) VALUES (?, ?, 'retaken', ?)",
+                (now_iso(), old_instance, f"新编号 {body['instance_id']}"),
+            )
+        entry = self.outbox_entry(body["instance_id"])
+        assert entry is not None
+        return entry
 
     # -- outbox -----------------------------------------------------------------------
     def finalize(self, task_id: int, body: dict[str, Any]) -> OutboxEntry:
@@ -465,19 +566,21 @@ class Store:
     def reopen(self, instance_id: str) -> Draft:
         """Turn a rejected submission back into a draft (a new instance id) to correct it."""
         entry = self.outbox_entry(instance_id)
-        if entry is None or entry.state != "rejected":
+        if entry is None or entry.state not in ("rejected", "blocked"):
             raise ValueError(
                 "只有被退回的提交可以重新编辑 (only rejected submissions can be reopened)"
             )
         body = entry.body
         # the conclusion (检查结论) travels beside the answers; the draft keeps it with them
         answers = {**body["answers"], **{k: body[k] for k in ("result_category", "follow_up") if body.get(k)}}
+        # the server keeps a blocked entry as a pending submission: the edited one replaces it
+        deprecated = instance_id if entry.state == "blocked" else None
         new_id = str(uuid.uuid4())
         stamp = now_iso()
         with self.tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO drafts (task_id, instance_id, form_code, form_version, answers, started_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " updated_at, deprecated_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry.task_id,
                     new_id,
@@ -486,6 +589,7 @@ class Store:
                     _dumps(answers),
                     body.get("started_at") or stamp,
                     stamp,
+                    deprecated,
                 ),
             )
             db.execute("DELETE FROM outbox WHERE instance_id = ?", (instance_id,))

@@ -1,16 +1,23 @@
 """Upload the outbox and refresh what the device keeps for offline work.
 
 Each outbox entry goes through: ``pending`` → POST the stored body under its
-``instance_id`` → on 201 (stored now) or 200 (stored before: our earlier attempt
+``instance_id`` → on 201 (stored now) or 200/202 (stored before: our earlier attempt
 committed but the answer was lost) the server's id is kept and the entry is
 ``uploading`` until every declared attachment the server still misses is uploaded →
-``sent``. Nothing leaves the outbox without the server's acknowledgement:
+``sent`` once the server says the submission is ``complete`` (the result counts only
+with all its attachments). Every pass of an unfinished entry POSTs the same body again:
+the idempotent replay is the server's current receipt (what it still misses). Nothing
+leaves the outbox without the server's acknowledgement:
 
 * no answer (offline, timeout, connection cut), 5xx, 408, 429 → stays, retried with
   exponential backoff (``base_delay * 2**(attempts-1)``, capped, with jitter);
 * 401 → stays; the run stops and the inspector is asked to log in again;
-* 409, 422 and other 4xx → ``rejected``, keeping the server's message and item-level
-  messages for the inspector; the entry can be reopened as a new draft.
+* the body refused (409, 422 and other 4xx) → ``rejected``, keeping the server's message
+  and item-level messages for the inspector; the entry can be reopened as a new draft;
+* an attachment refused (too large, not a photo, damaged) or its file gone from the
+  device → ``blocked``: the server keeps the result pending, the attachment keeps the
+  server's message saying what to do, and the inspector re-sends it or re-takes the
+  photo (a new submission that supersedes the pending one).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ __all__ = ["SyncEngine", "SyncReport"]
 class SyncReport:
     sent: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)  # an attachment refused: inspector's turn
     pending: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # waiting for their backoff to expire
     auth_required: bool = False
@@ -44,6 +52,8 @@ class SyncReport:
             parts.append(f"待重试 {len(self.pending) + len(self.skipped)}")
         if self.rejected:
             parts.append(f"被退回 {len(self.rejected)}")
+        if self.blocked:
+            parts.append(f"附件待处理 {len(self.blocked)}")
         if self.auth_required:
             parts.append("登录已失效，请重新登录")
         return "，".join(parts)
@@ -99,51 +109,82 @@ class SyncEngine:
                     report.pending.append(entry.instance_id)
                     report.errors.append(exc.message)
                 continue
-            (report.sent if state == "sent" else report.pending).append(entry.instance_id)
+            {"sent": report.sent, "blocked": report.blocked}.get(state, report.pending).append(
+                entry.instance_id
+            )
         return report
 
     def _upload_one(self, entry: OutboxEntry) -> str:
-        submission_id = entry.submission_id
-        missing: set[str] | None = None
-        if submission_id is None or entry.state == "pending":
-            reply = self.client.submit(entry.body)
-            submission_id = int(reply.body["id"])
-            missing = {c.lower() for c in reply.body.get("missing_attachments") or []}
-            self.store.update_outbox(
-                entry.instance_id,
-                state="uploading",
-                submission_id=submission_id,
-                last_error=None,
-                error_items=None,
-            )
+        reply = self.client.submit(entry.body)
+        receipt = reply.body
+        submission_id = int(receipt["id"])
+        if entry.state == "pending" or entry.submission_id is None:
             self.store.log(
                 "submitted" if reply.status == 201 else "already_stored",
                 f"HTTP {reply.status}，服务器编号 {submission_id}",
                 entry.instance_id,
             )
+        if receipt.get("state") == "superseded":
+            raise ApiError(str(receipt.get("message") or "该提交已被新的提交取代"), status=409)
+        self.store.update_outbox(
+            entry.instance_id,
+            state="uploading",
+            submission_id=submission_id,
+            last_error=None,
+            error_items=None,
+        )
+        missing = {c.lower() for c in receipt.get("missing_attachments") or []}
+        complete = receipt.get("state", "complete") == "complete"
+        refused: list[str] = []
         for att in self.store.attachments(entry.instance_id):
-            if att.uploaded:
-                continue
-            if missing is not None and att.checksum not in missing:
-                self.store.mark_uploaded(
-                    entry.instance_id, att.checksum
-                )  # the server has it already
+            if att.checksum not in missing:
+                if not att.uploaded:
+                    self.store.mark_uploaded(entry.instance_id, att.checksum)  # the server has it
                 continue
             if not Path(att.path).exists():
-                raise ApiError(
-                    f"附件文件丢失：{att.filename} (attachment file missing on the device)",
-                    status=410,
+                message = f"附件文件已从本机丢失：{att.filename}。请点“重新拍照”补拍。"
+                self.store.set_attachment_error(entry.instance_id, att.checksum, message)
+                refused.append(message)
+                continue
+            try:
+                up = self.client.upload_attachment(
+                    submission_id, att.path, att.checksum, att.filename
                 )
-            reply = self.client.upload_attachment(
-                submission_id, att.path, att.checksum, att.filename
-            )
+            except ApiError as exc:
+                if not exc.permanent or isinstance(exc, Unauthorized):
+                    raise
+                if exc.code == "superseded":
+                    raise
+                self.store.set_attachment_error(entry.instance_id, att.checksum, exc.message)
+                self.store.log("attachment_refused", f"{att.filename}：{exc.message}", entry.instance_id)
+                refused.append(exc.message)
+                continue
             self.store.mark_uploaded(entry.instance_id, att.checksum)
-            self.store.log("attachment", f"{att.filename} HTTP {reply.status}", entry.instance_id)
+            self.store.log("attachment", f"{att.filename} HTTP {up.status}", entry.instance_id)
+            after = up.body.get("submission") or {}
+            complete = after.get("state", "complete") == "complete"
+        if refused:
+            self.store.update_outbox(
+                entry.instance_id, state="blocked", attempts=entry.attempts + 1, last_error=refused[0]
+            )
+            return "blocked"
+        if not complete:
+            # every attachment went up but the server has not confirmed completion (the
+            # last answer was lost): the next pass's replay finds out
+            raise ApiError("附件已上传，等待服务器确认 (waiting for the server's receipt)")
         self.store.update_outbox(
             entry.instance_id, state="sent", sent_at=now_iso(), last_error=None
         )
         self.store.log("sent", f"任务 {entry.task_id} 已上传", entry.instance_id)
         return "sent"
+
+    def resend(self, instance_id: str) -> None:
+        """The inspector asks to try a blocked entry's refused attachments again."""
+        for att in self.store.attachments(instance_id):
+            if att.error:
+                self.store.set_attachment_error(instance_id, att.checksum, None)
+        self.store.update_outbox(instance_id, state="uploading", next_attempt_at=0, last_error=None)
+        self.store.log("resend", "重新发送", instance_id)
 
     def _retry_later(self, entry: OutboxEntry, exc: ApiError) -> None:
         attempts = entry.attempts + 1

@@ -15,13 +15,16 @@ from kivy.clock import Clock
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, DictProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.filechooser import FileChooserListView
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
 from kivy.uix.popup import Popup
 from kivy.utils import escape_markup
 
 from mobile.core import formengine
+from mobile.core.controller import size_label
+from mobile.core.photos import PhotoError
+from mobile.core.store import Attachment
+from mobile.screens import photopicker
 from mobile.screens.base import BaseScreen, load_kv
 from mobile.screens.widgets import ArticlePopup, Card, SignaturePad, WrapLabel
 
@@ -35,6 +38,17 @@ def _factory(name: str, **kwargs: Any) -> Any:
     from kivy.factory import Factory
 
     return getattr(Factory, name)(**kwargs)
+
+
+def photo_sizes(photos: list[Attachment]) -> str:
+    """What the inspector reads under the photos: each one's size, and the camera's original."""
+    parts = []
+    for a in photos:
+        text = size_label(a.size)
+        if a.original_size and a.original_size != a.size:
+            text += f"（原图 {size_label(a.original_size)}，已压缩）"
+        parts.append(text)
+    return "照片大小：" + "；".join(parts)
 
 
 class ItemCard(Card):
@@ -264,16 +278,21 @@ class FormScreen(BaseScreen):
 
     def _input_photo(self, card: ItemCard, item: dict[str, Any], value: Any) -> None:
         checksums = value if isinstance(value, list) else ([value] if value else [])
-        files = {a.checksum: a.path for a in self.handheld.store.attachments(self.instance_id)}
+        files = {a.checksum: a for a in self.handheld.store.attachments(self.instance_id)}
         if checksums:
             row = BoxLayout(size_hint_y=None, height=dp(72), spacing=dp(6))
             for c in checksums:
                 if c in files:
                     row.add_widget(
-                        Image(source=files[c], size_hint_x=None, width=dp(96), fit_mode="contain")
+                        Image(
+                            source=files[c].path, size_hint_x=None, width=dp(96), fit_mode="contain"
+                        )
                     )
             row.add_widget(WrapLabel(text=f"已添加 {len(checksums)} 张照片"))
             card.ids.input.add_widget(row)
+            card.ids.input.add_widget(
+                _factory("HintLabel", text=photo_sizes([files[c] for c in checksums if c in files]))
+            )
         button = _factory("FlatButton", text="拍照 / 选择照片")
         button.bind(on_release=lambda _b: self.take_photo(item))
         card.ids.input.add_widget(button)
@@ -331,50 +350,21 @@ class FormScreen(BaseScreen):
         return popup
 
     def take_photo(self, item: dict[str, Any]) -> None:
-        target = Path(tempfile.gettempdir()) / f"shuangsui-{uuid.uuid4().hex}.jpg"
-        try:
-            from plyer import camera
-
-            camera.take_picture(
-                filename=str(target),
-                on_complete=lambda path: Clock.schedule_once(
-                    lambda _dt: self.add_photo(item, path)
-                ),
-            )
-            return
-        except (NotImplementedError, ImportError, AttributeError, OSError):
-            pass  # no camera on this platform: choose a file instead
-        self.choose_file(item)
+        photopicker.take_photo(lambda path: self.add_photo(item, path), lambda: self.choose_file(item))
 
     def choose_file(self, item: dict[str, Any]) -> Popup:
-        chooser = FileChooserListView(
-            path=str(Path.home()), filters=["*.jpg", "*.jpeg", "*.png", "*.JPG", "*.PNG"]
-        )
-        layout = BoxLayout(orientation="vertical", spacing=dp(6))
-        layout.add_widget(chooser)
-        row = BoxLayout(size_hint_y=None, height=dp(42), spacing=dp(6))
-        popup = Popup(title="选择照片", content=layout, size_hint=(0.96, 0.9))
-        cancel = _factory("FlatButton", text="取消", background_color=(0.5, 0.52, 0.56, 1))
-        cancel.bind(on_release=lambda _b: popup.dismiss())
-        ok = _factory("FlatButton", text="使用所选照片")
-
-        def chosen(_b: Any) -> None:
-            if chooser.selection:
-                popup.dismiss()
-                self.add_photo(item, chooser.selection[0])
-
-        ok.bind(on_release=chosen)
-        row.add_widget(cancel)
-        row.add_widget(ok)
-        layout.add_widget(row)
-        popup.open()
-        return popup
+        return photopicker.choose_file(lambda path: self.add_photo(item, path))
 
     def add_photo(self, item: dict[str, Any], path: str | None) -> None:
         if not path or not Path(path).is_file():
             self.message = "未取得照片"
             return
-        self.handheld.attach(self.task_id, item["id"], "photo", path)
+        try:
+            self.handheld.attach(self.task_id, item["id"], "photo", path)
+        except PhotoError as exc:
+            self.message = str(exc)
+            return
+        self.message = ""
         self._after_attachment()
 
     def save_signature(self, item: dict[str, Any], pad: SignaturePad) -> None:

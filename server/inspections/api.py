@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from server.auth.decorators import current_user, roles_required
 from server.errors import Forbidden, Invalid, NotFound
@@ -30,6 +31,10 @@ class AttachmentDeclSchema(Schema):
     filename = fields.String(load_default="file", validate=validate.Length(max=200))
     checksum = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"))
     size = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    original_checksum = fields.String(load_default=None, allow_none=True,
+                                      validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"),
+                                      metadata={"description": "SHA-256 of the camera's original, before downscaling"})
+    original_size = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
 
 
 class SubmissionSchema(Schema):
@@ -58,12 +63,16 @@ class SubmissionSchema(Schema):
         metadata={"description": (
             "后续处置（" + "；".join(f"{k} {v}" for k, v in FOLLOW_UPS.items()) + "）。须与检查结论一致；"
             "缺省时按结论推定（如 problem_corrected → rectification_ordered，no_problem → none）。")})
+    deprecated_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64), metadata={
+        "description": "instance_id of the pending submission this one replaces (OpenRosa meta/deprecatedID)"})
 
 
 class SubmissionResultSchema(Schema):
     id = fields.Integer()
     instance_id = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "accepted (stored now) or duplicate (a replay)"})
+    state = fields.String(metadata={"description": "pending (attachments missing: task open, no result yet), "
+                                                   "complete (result recorded) or superseded"})
     task_id = fields.Integer()
     task_state = fields.String()
     problem_found = fields.Boolean(allow_none=True)
@@ -71,6 +80,9 @@ class SubmissionResultSchema(Schema):
     follow_up = fields.String(allow_none=True, metadata={"description": "后续处置，已存"})
     form_version = fields.String(metadata={"description": "结果所依据的检查表版本"})
     missing_attachments = fields.List(fields.String())
+    refused_attachments = fields.Dict(keys=fields.String(), values=fields.String(),
+                                      metadata={"description": "checksum → why its last upload was refused"})
+    message = fields.String()
 
 
 class AttachmentResultSchema(Schema):
@@ -78,6 +90,7 @@ class AttachmentResultSchema(Schema):
     checksum = fields.String()
     size = fields.Integer()
     stored = fields.Boolean()
+    submission = fields.Nested(SubmissionResultSchema, metadata={"description": "the submission after this upload"})
 
 
 @blp.route("")
@@ -85,7 +98,9 @@ class SubmissionCollection(MethodView):
     @roles_required("inspector")
     @blp.arguments(SubmissionSchema)
     @blp.response(201, SubmissionResultSchema)
-    @blp.alt_response(200, schema=SubmissionResultSchema, description="identical submission already stored")
+    @blp.alt_response(200, schema=SubmissionResultSchema, description="identical submission already stored, complete")
+    @blp.alt_response(202, schema=SubmissionResultSchema,
+                      description="identical submission already stored, still waiting for attachments")
     @blp.alt_response(409, description="different content under the same instance_id, the task already has a result, "
                                        "or `form_outdated`: the form version is no longer accepted (refresh the form; "
                                        "`current_version` names the one to use)")
@@ -96,7 +111,7 @@ class SubmissionCollection(MethodView):
         assert user is not None
         raw = request.get_json()
         outcome = services.receive_submission(db.session, user, raw if isinstance(raw, dict) else body)
-        return outcome.receipt, 201 if outcome.created else 200
+        return outcome.receipt, outcome.http_status
 
 
 class FilledItemSchema(Schema):
@@ -142,17 +157,28 @@ class AttachmentUpload(MethodView):
     @roles_required("inspector")
     @blp.response(201, AttachmentResultSchema)
     @blp.alt_response(200, schema=AttachmentResultSchema, description="already stored")
-    @blp.alt_response(413, description="too large")
+    @blp.alt_response(413, description="too large: the submission stays pending")
+    @blp.alt_response(415, description="not an image of the accepted kinds: the submission stays pending")
+    @blp.alt_response(422, description="checksum mismatch, or not declared")
     def post(self, submission_id: int) -> Any:
         """Upload a photo or signature declared in the submission (multipart ``file`` + ``checksum``)."""
         user = current_user()
         assert user is not None
-        upload = request.files.get("file")
+        try:
+            upload = request.files.get("file")
+        except RequestEntityTooLarge:
+            # the whole request is over MAX_CONTENT_LENGTH: not even the checksum can be read
+            raise services.TooLarge(
+                f"附件超过 {current_app.config['MAX_ATTACHMENT_BYTES'] / (1024 * 1024):.0f} MB 上限，服务器未接收。"
+                "请在上传队列中点“重新拍照”或“压缩后重新发送”。检查结果已保存，任务暂不办结；补传该附件后自动办结。"
+            ) from None
         if upload is None:
             raise Invalid("缺少文件字段 file (multipart field 'file' is required)")
         checksum = request.form.get("checksum", "")
-        att, created = services.store_attachment(
+        outcome = services.store_attachment(
             db.session, user, submission_id, stream=upload.stream, checksum=checksum,
             directory=current_app.config["ATTACHMENT_DIR"], max_bytes=current_app.config["MAX_ATTACHMENT_BYTES"],
         )
-        return {"id": att.id, "checksum": att.checksum, "size": att.size, "stored": True}, 201 if created else 200
+        att = outcome.attachment
+        return ({"id": att.id, "checksum": att.checksum, "size": att.size, "stored": True,
+                 "submission": outcome.receipt}, 201 if outcome.created else 200)

@@ -5,16 +5,29 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, created_t, intpk
+
+
+#: A submission's life: ``pending`` (stored, waiting for declared attachments: the task
+#: stays open and no result counts), ``complete`` (every attachment is there, the result
+#: is recorded), ``superseded`` (replaced by a later submission naming it as
+#: ``deprecated_id``, OpenRosa's meta/deprecatedID).
+SUBMISSION_STATES = ("pending", "complete", "superseded")
 
 
 class Submission(Base):
     """One finished form as sent by a device, keyed by the client's instance id."""
 
     __tablename__ = "submissions"
+    # one live (not superseded) submission per task: two devices cannot both hold a
+    # pending result for the same task
+    __table_args__ = (
+        Index("uq_submissions_live_task", "task_id", unique=True,
+              sqlite_where=text("state != 'superseded'"), postgresql_where=text("state != 'superseded'")),
+    )
 
     id: Mapped[intpk]
     instance_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -26,7 +39,10 @@ class Submission(Base):
     payload: Mapped[dict[str, Any]]
     payload_hash: Mapped[str] = mapped_column(String(64))
     device_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="complete", server_default="complete")
     received_at: Mapped[created_t]
+    #: when the last required attachment arrived and the result was recorded
+    completed_at: Mapped[dt.datetime | None]
 
     attachments: Mapped[list[Attachment]] = relationship(back_populates="submission")
 
@@ -44,6 +60,11 @@ class Attachment(Base):
     size: Mapped[int]
     path: Mapped[str | None] = mapped_column(String(300))  # None until the bytes arrive
     received_at: Mapped[dt.datetime | None]
+    #: SHA-256 and size of the camera's original file, before the handheld downscaled it
+    original_checksum: Mapped[str | None] = mapped_column(String(64))
+    original_size: Mapped[int | None]
+    #: why the last upload of these bytes was refused (shown to the inspector); None once stored
+    refusal: Mapped[str | None] = mapped_column(String(300))
 
     submission: Mapped[Submission] = relationship(back_populates="attachments")
 

@@ -107,7 +107,7 @@ def fill_form(
                 value = (note * 4)[: max(c.get("min_length", 1), min(c.get("max_length", 20), 20))]
         elif kind in ("photo", "signature"):
             if item.get("required"):
-                blob = f"{kind}:{item['id']}:{seed}".encode()
+                blob = attachment_bytes(kind, item["id"], seed)
                 checksum = hashlib.sha256(blob).hexdigest()
                 attachments.append({"item_id": item["id"], "kind": kind, "filename": f"{item['id']}.png",
                                     "checksum": checksum, "size": len(blob)})
@@ -124,8 +124,9 @@ def fill_form(
 
 
 def attachment_bytes(kind: str, item_id: str, seed: int) -> bytes:
-    """The bytes whose checksum :func:`fill_form` declared."""
-    return f"{kind}:{item_id}:{seed}".encode()
+    """The bytes whose checksum :func:`fill_form` declared: a PNG signature and a label (the
+    server tells an image from its first bytes)."""
+    return b"\x89PNG\r\n\x1a\n" + f"{kind}:{item_id}:{seed}".encode()
 
 
 def conclusion(items: list[dict[str, Any]], answers: dict[str, Any]) -> tuple[str, str]:
@@ -137,11 +138,18 @@ def conclusion(items: list[dict[str, Any]], answers: dict[str, Any]) -> tuple[st
 
 def submission_body(task: Any, form: Any, answers: dict[str, Any], attachments: list[dict[str, Any]], *,
                     rng: np.random.Generator, day: dt.date, minutes: int, device_id: str,
-                    items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                    items: list[dict[str, Any]] | None = None,
+                    start: dt.datetime | None = None) -> dict[str, Any]:
     """The body a handheld posts for ``task``: a fresh instance id (from ``rng``), the form's
     code and version, the answers and attachments, the conclusion (when ``items`` are given),
-    and an inspection from 09:00 that day lasting ``minutes``."""
-    end = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(minutes=minutes)
+    and an inspection from 09:00 that day (or from ``start``, an aware time) lasting
+    ``minutes``. The server refuses times before the task was created or ahead of its clock."""
+    if start is not None:
+        finish = start + dt.timedelta(minutes=minutes)
+        started_at, completed_at = start.isoformat(timespec="seconds"), finish.isoformat(timespec="seconds")
+    else:
+        end = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(minutes=minutes)
+        started_at, completed_at = f"{day.isoformat()}T09:00:00+08:00", f"{end.isoformat()}+08:00"
     extra: dict[str, Any] = {}
     if items is not None:
         extra["result_category"], extra["follow_up"] = conclusion(items, answers)
@@ -152,7 +160,7 @@ def submission_body(task: Any, form: Any, answers: dict[str, Any], attachments: 
         "form_version": form.version,
         "answers": answers,
         "attachments": attachments,
-        "started_at": f"{day.isoformat()}T09:00:00+08:00",
-        "completed_at": f"{end.isoformat()}+08:00",
+        "started_at": started_at,
+        "completed_at": completed_at,
         "device_id": device_id,
     }

@@ -27,15 +27,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from risk_models.registry import MODEL_NAMES
 from server.analytics.services import rate_row
 from server.auth.models import User
-from server.inspections.services import form_items_for_task, receive_submission
+from server.inspections.services import BEIJING, form_items_for_task, receive_submission
 from server.reference.models import FormTemplate
-from server.simulation.answers import fill_form, submission_body
+from server.simulation.answers import attachment_bytes, fill_form, submission_body
 from server.tasks.models import Inspector, Task
 from server.warnings.models import Warning
 
@@ -115,7 +116,11 @@ def inspect_tasks(
         answers, attachments = fill_form(items, set(problems), seed=task.id)
         body = submission_body(task, form, answers, attachments, rng=rng, day=on, minutes=60,
                                device_id="simulator", items=items)
-        outcome = receive_submission(session, users.for_inspector(lead.inspector_id), body)
+        # the photos and signatures travel with the result (one unit), on the simulated clock
+        files = {a["checksum"]: attachment_bytes(a["kind"], a["item_id"], task.id) for a in attachments}
+        outcome = receive_submission(session, users.for_inspector(lead.inspector_id), body,
+                                     now=dt.datetime.combine(on, dt.time(18), tzinfo=BEIJING),
+                                     files=files, directory=current_app.config["ATTACHMENT_DIR"])
         assert outcome.result is not None
         out.append({"task_id": task.id, "channel": task.channel, "entity_id": task.entity_id,
                     "problem": outcome.result.problem_found})

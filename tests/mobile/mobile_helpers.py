@@ -5,7 +5,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24  # bytes are all the server checks
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24  # a signature: bytes are all the server checks
+
+
+def small_photo(label: str) -> bytes:
+    """A real (tiny) PNG photo, different for each label: the handheld decodes photos."""
+    import io
+
+    from PIL import Image
+
+    seed = hashlib.sha256(label.encode()).digest()
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), tuple(seed[:3])).save(out, "PNG")
+    return out.getvalue()
 
 
 def fill_valid(handheld: Any, task_id: int, *, problem: bool = False) -> dict[str, Any]:
@@ -22,7 +34,11 @@ def fill_valid(handheld: Any, task_id: int, *, problem: bool = False) -> dict[st
             kind = item["type"]
             cons = item.get("constraint") or {}
             if kind in ("photo", "signature"):
-                data = PNG + hashlib.sha256(item["id"].encode()).digest()
+                data = (
+                    small_photo(item["id"])
+                    if kind == "photo"
+                    else PNG + hashlib.sha256(item["id"].encode()).digest()
+                )
                 handheld.attach(task_id, item["id"], kind, data, f"{item['id']}.png")
                 continue
             if kind == "compliance":
@@ -48,3 +64,25 @@ def fill_valid(handheld: Any, task_id: int, *, problem: bool = False) -> dict[st
     assert handheld.answer(task_id, "result_category", category) is None
     assert handheld.answer(task_id, "follow_up", formengine.DEFAULT_FOLLOW_UP[category]) is None
     return handheld.store.draft(task_id).answers
+
+
+def camera_photo(width: int, height: int, *, quality: int = 97) -> bytes:
+    """A phone camera's JPEG: noisy (so it is as big as a real one), rotated by its EXIF
+    orientation, with the time it was taken and the GPS position."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from PIL.ExifTags import IFD
+
+    rng = np.random.default_rng(7)
+    ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+    pixels = np.clip(ramp + rng.normal(0, 60, (height, width, 3)), 0, 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the phone was held upright: rotate 90° to view
+    exif[0x010F] = "HUAWEI"
+    exif[IFD.Exif] = {0x9003: "2026:12:05 10:15:30"}  # DateTimeOriginal
+    exif[IFD.GPSInfo] = {1: "N", 2: (30.0, 16.0, 12.5), 3: "E", 4: (120.0, 9.0, 3.0)}
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=quality, exif=exif)
+    return out.getvalue()

@@ -378,3 +378,46 @@ def test_signature_pad_photo_chooser_and_manual_location(kivy_window, app, tmp_p
     assert screen.message == "本设备无法自动定位，请手工输入经纬度"
     screen.set_answer(location, {"lat": 30.25, "lon": 120.16}, rerender=False)
     assert app.handheld.store.draft(103).answers[location["id"]] == {"lat": 30.25, "lon": 120.16}
+
+
+def test_outbox_offers_a_way_out_of_a_refused_photo(kivy_window, app, tmp_path):
+    """A photo the server refused: its message, 重新拍照 and 重新发送 — never a dead end."""
+    from PIL import Image
+
+    h = app.handheld
+    entry = h.store.outbox_for_task(102)  # finished offline by the test above
+    photo = next(a for a in h.store.attachments(entry.instance_id) if a.kind == "photo")
+    refusal = "附件“site.jpg”超过 10 MB 上限，服务器未接收。请在上传队列中点“重新拍照”更换这张照片。"
+    h.store.set_attachment_error(entry.instance_id, photo.checksum, refusal)
+    h.store.update_outbox(entry.instance_id, state="blocked", last_error=refusal)
+    screen = app.root.get_screen("outbox")
+    screen.show()
+    image = screenshot(kivy_window, "outbox-refused-photo")
+    assert "附件待处理 1" in screen.status
+    assert labels(screen, "超过 10 MB 上限")
+    assert labels(screen, "重新发送") and labels(screen, "重新编辑后再提交")
+    button = labels(screen, "重新拍照：")[0]
+    assert_chinese(kivy_window, image, button)
+
+    picture = tmp_path / "retaken.png"
+    Image.new("RGB", (64, 48), (30, 140, 90)).save(picture)
+    screen.replace_photo(entry.instance_id, photo.checksum, str(picture))
+    assert h.store.outbox_entry(entry.instance_id) is None
+    (new,) = h.store.outbox("pending", "uploading")
+    assert new.body["deprecated_id"] == entry.instance_id
+    assert photo.checksum not in {a["checksum"] for a in new.body["attachments"]}
+    assert screen.notice == "已更换照片，正在重新上传"
+    for _ in range(100):  # the server is unreachable: it stays queued
+        frames(1)
+        if not screen.busy:
+            break
+        import time
+
+        time.sleep(0.05)
+
+
+def test_form_shows_each_photos_size(kivy_window, app):
+    screen = app.root.get_screen("form")
+    screen.show(103)  # its photo was added by the chooser test above
+    frames()
+    assert labels(screen, "照片大小：")

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from mobile_helpers import camera_photo
 
 from mobile.core.laws import LawLibrary, article_number
 from mobile.core.store import Store
@@ -64,13 +65,72 @@ def test_body_round_trips_exactly(tmp_path):
 
 def test_attachments_are_content_addressed(tmp_path):
     store = Store(tmp_path)
-    a = store.add_attachment("i1", "photo", "photo", b"same bytes", "a.jpg")
-    b = store.add_attachment("i1", "photo", "photo", b"same bytes", "b.jpg")
+    a = store.add_attachment("i1", "sig", "signature", b"same bytes", "a.png")
+    b = store.add_attachment("i1", "sig", "signature", b"same bytes", "b.png")
     assert a.checksum == b.checksum
     assert len(store.attachments("i1")) == 1
     assert Path(a.path).read_bytes() == b"same bytes"
     store.mark_uploaded("i1", a.checksum)
     assert store.attachments("i1")[0].uploaded
+
+
+def test_a_14_mb_camera_photo_is_stored_downscaled_with_its_time_place_and_original_digest(
+    tmp_path,
+):
+    import hashlib
+    import io
+
+    from PIL import Image
+    from PIL.ExifTags import IFD
+
+    original = camera_photo(4000, 3000)
+    assert len(original) > 14_000_000  # 14 MB, as a phone camera writes it
+    store = Store(tmp_path)
+    att = store.add_attachment("i1", "site_photo", "photo", original, "IMG_20261205_101530.jpg")
+
+    stored = Path(att.path).read_bytes()
+    assert att.size == len(stored) < 8 * 1024 * 1024  # far below the server's 10 MB
+    assert att.checksum == hashlib.sha256(stored).hexdigest()
+    assert att.original_checksum == hashlib.sha256(original).hexdigest()
+    assert att.original_size == len(original)
+    assert att.filename == "IMG_20261205_101530.jpg"
+    image = Image.open(io.BytesIO(stored))
+    assert image.format == "JPEG"
+    assert image.size == (1920, 2560)  # upright (portrait), long side 2,560
+    exif = image.getexif()
+    assert exif.get(0x0112) is None  # orientation applied, not applied twice by a viewer
+    assert exif.get_ifd(IFD.Exif)[0x9003] == "2026:12:05 10:15:30"
+    assert exif.get_ifd(IFD.GPSInfo) == {
+        1: "N",
+        2: (30.0, 16.0, 12.5),
+        3: "E",
+        4: (120.0, 9.0, 3.0),
+    }
+    # kept across a restart, and what the submission will declare
+    again = Store(tmp_path).attachments("i1")[0]
+    assert (again.original_checksum, again.original_size) == (
+        att.original_checksum,
+        att.original_size,
+    )
+
+
+def test_a_small_photo_is_kept_as_is_and_a_file_that_is_not_a_photo_is_refused(tmp_path):
+    from mobile.core.photos import PhotoError
+
+    import io
+
+    from PIL import Image
+
+    store = Store(tmp_path)
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 120, 150)).save(out, "JPEG", quality=85)
+    small = out.getvalue()
+    att = store.add_attachment("i1", "p", "photo", small, "a.jpg")
+    assert Path(att.path).read_bytes() == small  # no second JPEG generation
+    assert att.checksum == att.original_checksum
+    with pytest.raises(PhotoError, match="不是可识别的照片"):
+        store.add_attachment("i1", "p", "photo", b"%PDF-1.7 a document", "doc.jpg")
+    assert len(store.attachments("i1")) == 1
 
 
 def test_reopen_a_rejected_submission_gets_a_new_instance_id(tmp_path):

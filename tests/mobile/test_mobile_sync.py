@@ -7,7 +7,7 @@ import random
 import pytest
 import requests
 from factories import task
-from mobile_helpers import fill_valid
+from mobile_helpers import camera_photo, fill_valid, small_photo
 from sqlalchemy import func, select
 
 from mobile.core.api import ApiClient
@@ -133,7 +133,8 @@ def test_server_dies_after_committing_the_submission(live_server, my_task, devic
     assert h.store.outbox_entry(entry.instance_id).state == "sent"
     assert count(Submission) == 1
     assert count(InspectionResult) == 1
-    assert [s for _, u, s in flaky.calls if u.endswith("/submissions")] == [201, 200]
+    # the replay: stored before, still waiting for its attachments (202), then completed by them
+    assert [s for _, u, s in flaky.calls if u.endswith("/submissions")] == [201, 202]
     db.session.expire_all()
     assert all(a.path for a in db.session.scalars(select(Attachment)))
     assert db.session.scalar(select(InspectionResult)).problem_found is True
@@ -145,9 +146,11 @@ def test_server_dies_after_storing_an_attachment(live_server, my_task, device_di
     entry = finished(h, my_task.id)
     assert h.sync_engine.upload().pending == [entry.instance_id]
     assert h.store.outbox_entry(entry.instance_id).state == "uploading"  # submission acknowledged
+    assert count(InspectionResult) == 0  # a result without all its attachments does not count
     assert h.sync_engine.upload(force=True).sent == [entry.instance_id]
+    # the replay's receipt says which attachment the server already has: it is not sent again
     uploads = [s for m, u, s in flaky.calls if u.endswith("/attachments")]
-    assert uploads[:2] == [201, 200]  # the retry of the lost answer is recognised
+    assert uploads == [201] * len(entry.body["attachments"])
     assert count(Submission) == 1
     assert count(InspectionResult) == 1
     db.session.expire_all()
@@ -276,3 +279,111 @@ def test_refresh_downloads_the_task_list_only_when_it_changed(live_server, my_ta
 
     h.logout()  # the next user's device starts without the old list's tag
     assert h.store.setting("tasks_etag") is None
+
+
+def test_a_14_mb_camera_photo_reaches_the_server_and_the_result_counts(
+    live_server, my_task, device_dir, app
+):
+    """The defect: a photo over 10 MB was refused (413) after the result had closed the task."""
+    import hashlib
+
+    h = device(live_server, device_dir)
+    fill_valid(h, my_task.id, problem=True)
+    original = camera_photo(4000, 3000)
+    assert len(original) > app.config["MAX_ATTACHMENT_BYTES"]
+    checksum = h.attach(my_task.id, "photo", "photo", original, "IMG_0001.jpg")
+    entry, check = h.finalize(my_task.id)
+    assert check.ok, check.errors
+    declared = next(a for a in entry.body["attachments"] if a["checksum"] == checksum)
+    assert declared["original_checksum"] == hashlib.sha256(original).hexdigest()
+    assert declared["original_size"] == len(original)
+    assert h.sync_engine.upload().sent == [entry.instance_id]
+    db.session.expire_all()
+    stored = db.session.scalar(select(Attachment).where(Attachment.checksum == checksum))
+    assert stored.path and stored.size < app.config["MAX_ATTACHMENT_BYTES"]
+    assert stored.original_checksum == hashlib.sha256(original).hexdigest()
+    assert stored.original_size == len(original)
+    assert db.session.scalar(select(Submission)).state == "complete"
+    assert count(InspectionResult) == 1
+
+
+def test_refused_photo_blocks_the_entry_with_what_to_do_and_a_retaken_photo_completes_it(
+    live_server, my_task, device_dir, app
+):
+    h = device(live_server, device_dir)
+    fill_valid(h, my_task.id)
+    entry, _ = h.finalize(my_task.id)
+    photo = entry.body["answers"]["photo"][0]
+    sizes = {a["checksum"]: a["size"] for a in entry.body["attachments"]}
+    signature = sizes.pop(entry.body["answers"]["signature"])
+    assert sizes[photo] > signature
+    app.config["MAX_ATTACHMENT_BYTES"] = signature  # the signature passes, the photo does not
+    report = h.sync_engine.upload()
+    assert report.blocked == [entry.instance_id]
+    row = h.outbox_rows()[0]
+    assert row["state"] == "blocked" and row["state_label"] == "附件被退回，待处理"
+    refused = [a for a in row["attachments"] if a["error"]]
+    assert [a["checksum"] for a in refused] == [photo]
+    assert "重新拍照" in refused[0]["error"] and "检查结果已保存" in refused[0]["error"]
+    db.session.expire_all()
+    assert count(InspectionResult) == 0  # kept, pending, not counted
+    assert db.session.scalar(select(Submission)).state == "pending"
+
+    # the inspector re-takes the photo: it replaces the refused one, the rest carries over
+    app.config["MAX_ATTACHMENT_BYTES"] = 10 * 1024 * 1024
+    new = h.retake(entry.instance_id, photo, small_photo("retaken"), "IMG_0002.png")
+    assert new.body["deprecated_id"] == entry.instance_id
+    assert photo not in new.body["answers"]["photo"] and len(new.body["answers"]["photo"]) == 1
+    assert h.store.outbox_entry(entry.instance_id) is None
+    assert h.sync_engine.upload().sent == [new.instance_id]
+    db.session.expire_all()
+    states = dict(db.session.execute(select(Submission.instance_id, Submission.state)).all())
+    assert states == {entry.instance_id: "superseded", new.instance_id: "complete"}
+    assert count(InspectionResult) == 1
+    # the signature the server already had was not sent twice
+    assert all(a.path for a in db.session.scalars(select(Attachment).where(
+        Attachment.submission.has(Submission.instance_id == new.instance_id))))
+
+
+def test_blocked_entry_can_be_sent_again_as_is(live_server, my_task, device_dir, app):
+    h = device(live_server, device_dir)
+    entry = finished(h, my_task.id)
+    app.config["MAX_ATTACHMENT_BYTES"] = 20
+    assert h.sync_engine.upload().blocked == [entry.instance_id]
+    app.config["MAX_ATTACHMENT_BYTES"] = 10 * 1024 * 1024
+    h.resend(entry.instance_id)
+    assert h.store.outbox_entry(entry.instance_id).state == "uploading"
+    assert h.sync_engine.upload().sent == [entry.instance_id]
+    assert count(InspectionResult) == 1
+    assert all(a.error is None for a in h.store.attachments(entry.instance_id))
+
+
+def test_a_big_photo_queued_by_the_old_app_is_shrunk_and_sent(live_server, my_task, device_dir, app):
+    """The outbox of a phone updated with a 14 MB photo still queued: 413, then one tap."""
+    from unittest import mock
+
+    from mobile.core.photos import PreparedPhoto
+
+    h = device(live_server, device_dir)
+    fill_valid(h, my_task.id)
+    original = camera_photo(4000, 3000)
+
+    def as_the_old_app_stored_it(data):
+        return PreparedPhoto(data, ".jpg", 4000, 3000, "", len(data), False)
+
+    with mock.patch("mobile.core.store.prepare_photo", as_the_old_app_stored_it):
+        big = h.attach(my_task.id, "photo", "photo", original, "IMG_0001.jpg")
+    with h.store.tx() as conn:  # the old app recorded no original digest
+        conn.execute("UPDATE attachments SET original_checksum = NULL, original_size = NULL")
+    entry, _ = h.finalize(my_task.id)
+    assert h.sync_engine.upload().blocked == [entry.instance_id]
+    refused = next(a for a in h.outbox_rows()[0]["attachments"] if a["error"])
+    assert refused["checksum"] == big and refused["can_shrink"]
+    assert "压缩后重新发送" in refused["error"]
+
+    new = h.shrink(entry.instance_id, big)
+    assert h.sync_engine.upload().sent == [new.instance_id]
+    assert count(InspectionResult) == 1
+    db.session.expire_all()
+    photo = next(a for a in db.session.scalars(select(Attachment)) if a.original_checksum)
+    assert photo.original_size == len(original) and photo.size < app.config["MAX_ATTACHMENT_BYTES"]

@@ -15,7 +15,10 @@ request, chooses one fault with the configured probabilities:
                random part of the body, then close;
 ``cut_head``   the same, but the answer is cut inside its status line or headers.
 
-Anything else passes through unchanged. Each client connection carries one request
+Anything else passes through unchanged. With ``paths``, only requests whose target
+contains one of those fragments meet faults (e.g. only attachment uploads: a connection
+cut between a result and its photo); ``rates`` and ``paths`` may be changed while the
+proxy runs. Each client connection carries one request
 (the upstream request is rewritten to ``Connection: close``), which is all
 ``requests`` needs. The upstream address can be changed while the proxy runs (a
 restarted server on another port). ``counts`` says how often each fault was applied,
@@ -91,12 +94,14 @@ class FaultProxy:
         seed: int = 0,
         delay: float = 0.05,
         late_delay: float = 1.0,
+        paths: tuple[str, ...] = (),
     ) -> None:
         unknown = set(rates) - set(FAULTS)
         if unknown or sum(rates.values()) > 1:
             raise ValueError(f"bad fault rates {dict(rates)}")
         self.upstream = upstream
         self.rates = dict(rates)
+        self.paths = paths
         self.delay = delay
         self.late_delay = late_delay
         self.counts: Counter[str] = Counter()
@@ -173,7 +178,10 @@ class FaultProxy:
             if request is None:
                 return
             request = _close_upstream(request)
-            fault = self._choose()
+            target = request.split(b"\r\n", 1)[0].decode("latin-1")
+            fault = (
+                self._choose() if not self.paths or any(p in target for p in self.paths) else "pass"
+            )
             if fault == "drop":
                 return
             try:

@@ -123,7 +123,22 @@ def bulk_tasks(n: int, inspector_ids: list[int], *, serial_base: int = 500_000) 
 
 
 def photo_bytes(task_id: int) -> bytes:
-    return b"\x89PNG\r\n\x1a\n" + hashlib.sha256(f"photo {task_id}".encode()).digest() * 8
+    """A small real JPEG, different for each task (the handheld decodes every photo)."""
+    import io
+
+    from PIL import Image
+
+    seed = hashlib.sha256(f"photo {task_id}".encode()).digest()
+    out = io.BytesIO()
+    Image.frombytes("RGB", (8, 4), seed[:32] * 3).resize((48, 32)).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def inspection_times(minutes: int = 30) -> tuple[str, str]:
+    """(started_at, completed_at): an inspection that ended just now, in Beijing time (the
+    server refuses times before the task was created or ahead of its clock)."""
+    end = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)
+    return (end - dt.timedelta(minutes=minutes)).isoformat(), end.isoformat()
 
 
 def body_for(
@@ -133,11 +148,13 @@ def body_for(
     problem: bool = False,
     instance_id: str | None = None,
 ) -> dict[str, Any]:
-    """A valid submission body for a task of :data:`FORM_CODE`."""
+    """A valid submission body for a task of :data:`FORM_CODE` (the task created moments
+    ago: the inspection lasted two minutes and ended now)."""
     answers: dict[str, Any] = {
         "fs03": "non_compliant" if problem else "compliant",
         "remark": f"任务 {task_id} 检查完毕",
     }
+    started, completed = inspection_times(2)
     attachments = []
     if photo_checksum:
         answers["photo"] = photo_checksum
@@ -156,8 +173,8 @@ def body_for(
         "form_code": FORM_CODE,
         "form_version": "1",
         "answers": answers,
-        "started_at": "2026-03-02T09:00:00+08:00",
-        "completed_at": "2026-03-02T09:30:00+08:00",
+        "started_at": started,
+        "completed_at": completed,
         "attachments": attachments,
         "device_id": "rel-device",
     }

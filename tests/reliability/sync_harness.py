@@ -25,17 +25,22 @@ READ_TIMEOUT = 1.0  # the proxy's "late" requests wait longer than this
 
 
 def fill_outbox(store: Store, task_ids: list[int], *, photo_every: int) -> dict[int, str]:
-    """Finish one form per task on the device; every ``photo_every``-th carries a photo."""
+    """Finish one form per task on the device; every ``photo_every``-th carries a photo
+    (taken through the handheld's store: decoded, digest of the original recorded)."""
     instance_of = {}
     for k, task_id in enumerate(task_ids):
-        checksum = None
         body = body_for(task_id)
         if k % photo_every == 0:
             att = store.add_attachment(
-                body["instance_id"], "photo", "photo", photo_bytes(task_id), f"{task_id}.png"
+                body["instance_id"], "photo", "photo", photo_bytes(task_id), f"{task_id}.jpg"
             )
-            checksum = att.checksum
-            body = body_for(task_id, photo_checksum=checksum, instance_id=body["instance_id"])
+            body = body_for(task_id, photo_checksum=att.checksum, instance_id=body["instance_id"])
+            body["attachments"][0].update(
+                size=att.size,
+                filename=att.filename,
+                original_checksum=att.original_checksum,
+                original_size=att.original_size,
+            )
         store.finalize(task_id, body)
         instance_of[task_id] = body["instance_id"]
     return instance_of
@@ -50,6 +55,7 @@ def drain(engine: SyncEngine, store: Store, *, max_passes: int = 60) -> int:
         assert not report.rejected, [
             (e.instance_id, e.last_error) for e in store.outbox("rejected")
         ]
+        assert not report.blocked, [(e.instance_id, e.last_error) for e in store.outbox("blocked")]
         assert not report.auth_required, [e.last_error for e in store.outbox() if e.last_error][-3:]
     raise AssertionError(
         f"outbox not empty after {max_passes} passes: {len(store.outbox('pending', 'uploading'))}"
@@ -69,6 +75,8 @@ def assert_exactly_once(store: Store, instance_of: dict[int, str], attachment_di
         stored == instance_of
     )  # each task's result is the device's own submission, not a stray copy
     assert count(Task, Task.id.in_(task_ids), Task.state != "submitted") == 0
+    # every result complete with its evidence; nothing left pending
+    assert count(Submission, Submission.state != "complete") == 0
     # photos: every declared one stored exactly once, byte-exact, inside ATTACHMENT_DIR
     photos = db.session.scalars(select(Attachment)).all()
     assert len(photos) == sum(1 for e in store.outbox() if e.body["attachments"])
@@ -78,6 +86,7 @@ def assert_exactly_once(store: Store, instance_of: dict[int, str], attachment_di
         data = Path(att.path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == att.checksum
         assert Path(att.path).resolve().is_relative_to(root)
+        assert att.original_checksum is not None and att.refusal is None
     # the device: everything acknowledged, nothing pending, nothing rejected
     assert store.outbox("pending", "uploading", "rejected") == []
     assert len(store.outbox("sent")) == n

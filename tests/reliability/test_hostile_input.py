@@ -403,7 +403,7 @@ def test_oversized_requests_are_refused_with_413_and_nothing_written(app, users,
 def test_oversized_attachment_is_refused_and_leaves_no_file(app, users, client, world, tmp_path):
     app.config["MAX_ATTACHMENT_BYTES"] = 1024  # the rule, not the size, is under test
     ins = token(users["inspector"])
-    data = b"\x89PNG" + b"\x00" * 2048
+    data = b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048
     checksum = hashlib.sha256(data).hexdigest()
     body = body_for(bulk_tasks(1, [users["inspector"].inspector_id])[0], photo_checksum=checksum)
     sub = client.post("/api/v1/submissions", json=body, headers=ins).get_json()["id"]
@@ -443,7 +443,7 @@ TRAVERSALS = [
 @pytest.mark.parametrize("name", TRAVERSALS)
 def test_attachment_names_cannot_leave_the_attachment_dir(app, users, client, tmp_path, name):
     ins = token(users["inspector"])
-    data = b"\x89PNG" + name.encode("utf-8", "surrogatepass")
+    data = b"\x89PNG\r\n\x1a\n" + name.encode("utf-8", "surrogatepass")
     checksum = hashlib.sha256(data).hexdigest()
     body = body_for(bulk_tasks(1, [users["inspector"].inspector_id])[0], photo_checksum=checksum)
     body["attachments"][0]["filename"] = name[:200]

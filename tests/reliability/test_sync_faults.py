@@ -24,7 +24,7 @@ def test_thousand_submissions_through_a_faulty_network_are_stored_exactly_once(
     inspector = users["inspector"]
     task_ids = bulk_tasks(1000, [inspector.inspector_id, users["inspector2"].inspector_id])
     store, engine = device(handheld_dir, "http://unused", inspector)
-    instance_of = fill_outbox(store, task_ids, photo_every=10)
+    instance_of = fill_outbox(store, task_ids, photo_every=1)  # every result with its photo
     with FaultProxy(
         ("127.0.0.1", live_server.server_port), RATES, seed=13, late_delay=READ_TIMEOUT + 0.4
     ) as proxy:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import uuid
 
 import numpy as np
@@ -81,13 +83,22 @@ def test_full_legal_path_to_closed_via_inspection_result(setup, client, auth, us
     tasks = client.get("/api/v1/tasks", headers=auth.headers("inspector")).get_json()["items"]
     assert tasks[0]["warning"]["reasons"][0]["code"] == "tests_failed_3y_food"
     assert tasks[0]["warning"]["legal_basis"] == [{"law": "食品安全法", "article": 34}]
+    task.created_at = dt.datetime(2026, 11, 17, tzinfo=dt.UTC)  # dispatched the day before the visit
+    db.session.commit()
+    signature = b"\x89PNG\r\n\x1a\n signature"
+    sig_sum = hashlib.sha256(signature).hexdigest()
     sub = {
         "instance_id": str(uuid.uuid4()), "task_id": task.id, "form_code": "catering", "form_version": "1",
-        "answers": {"licence_valid": "non_compliant", "licence_problem": "许可证已过期", "signature": "a" * 64},
-        "attachments": [{"item_id": "signature", "kind": "signature", "checksum": "a" * 64}],
+        "answers": {"licence_valid": "non_compliant", "licence_problem": "许可证已过期", "signature": sig_sum},
+        "attachments": [{"item_id": "signature", "kind": "signature", "checksum": sig_sum}],
         "completed_at": "2026-11-18T10:00:00+08:00",
     }
     r = client.post("/api/v1/submissions", json=sub, headers=auth.headers("inspector"))
+    assert r.status_code == 201, r.get_json()
+    # the result (and the warning's feedback) counts once its signature is there
+    r = client.post(f"/api/v1/submissions/{r.get_json()['id']}/attachments", headers=auth.headers("inspector"),
+                    data={"file": (io.BytesIO(signature), "sig.png"), "checksum": sig_sum},
+                    content_type="multipart/form-data")
     assert r.status_code == 201, r.get_json()
     db.session.expire_all()
     warning = db.session.get(Warning, w)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -21,6 +22,7 @@ def submission_for(task: Task) -> tuple[dict[str, Any], list[tuple[str, bytes]]]
     answers, attachments = fill_form(items, {"food_safety"}, seed=task.id)
     body = {"instance_id": str(uuid.uuid4()), "task_id": task.id, "form_code": form.code,
             "form_version": form.version, "answers": answers, "attachments": attachments,
-            "completed_at": "2026-03-05T10:00:00+08:00"}
+            # the inspection just ended (the task was drawn moments ago)
+            "completed_at": dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds")}
     files = [(a["checksum"], attachment_bytes(a["kind"], a["item_id"], task.id)) for a in attachments]
     return body, files
