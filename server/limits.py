@@ -122,7 +122,14 @@ def check_request() -> None:
     elif _is_csv(mimetype):
         _check_csv(request.get_data(cache=True))
     elif mimetype == "multipart/form-data":
-        for upload in request.files.values():
+        try:
+            files = request.files
+        except RequestEntityTooLarge as exc:
+            # over MAX_CONTENT_LENGTH: the view may say what its user should do instead
+            # (the attachment upload: re-take or compress the photo; the result is kept)
+            view = getattr(current_app.view_functions.get(request.endpoint or ""), "view_class", None)
+            raise RequestEntityTooLarge(getattr(view, "too_large_message", None) or exc.description) from None
+        for upload in files.values():
             if _is_csv(upload.mimetype, upload.filename):
                 position = upload.stream.tell()
                 _check_csv(upload.stream.read())

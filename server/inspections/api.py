@@ -7,7 +7,6 @@ from typing import Any
 from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from server.auth.decorators import current_user, roles_required
 from server.errors import Forbidden, Invalid, NotFound
@@ -154,6 +153,10 @@ class SubmissionDetail(MethodView):
 
 @blp.route("/<int:submission_id>/attachments")
 class AttachmentUpload(MethodView):
+    #: the answer when the whole upload is over MAX_CONTENT_LENGTH (given by server.limits,
+    #: before the form, so not even the checksum can be read)
+    too_large_message = ("附件超过服务器接收上限，服务器未接收。请在上传队列中点“重新拍照”或“压缩后重新发送”。"
+                         "检查结果已保存，任务暂不办结；补传该附件后自动办结。")
     @roles_required("inspector")
     @blp.response(201, AttachmentResultSchema)
     @blp.alt_response(200, schema=AttachmentResultSchema, description="already stored")
@@ -164,14 +167,7 @@ class AttachmentUpload(MethodView):
         """Upload a photo or signature declared in the submission (multipart ``file`` + ``checksum``)."""
         user = current_user()
         assert user is not None
-        try:
-            upload = request.files.get("file")
-        except RequestEntityTooLarge:
-            # the whole request is over MAX_CONTENT_LENGTH: not even the checksum can be read
-            raise services.TooLarge(
-                f"附件超过 {current_app.config['MAX_ATTACHMENT_BYTES'] / (1024 * 1024):.0f} MB 上限，服务器未接收。"
-                "请在上传队列中点“重新拍照”或“压缩后重新发送”。检查结果已保存，任务暂不办结；补传该附件后自动办结。"
-            ) from None
+        upload = request.files.get("file")  # over MAX_CONTENT_LENGTH: refused by server.limits
         if upload is None:
             raise Invalid("缺少文件字段 file (multipart field 'file' is required)")
         checksum = request.form.get("checksum", "")

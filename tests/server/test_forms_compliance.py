@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import io
 import uuid
 from typing import Any
 
@@ -26,7 +27,7 @@ from server.reference.models import FormTemplate
 from server.reference.services import load_form
 from server.tasks.models import Inspector, Task, TaskAssignment
 
-PNG = b"\x89PNG not really"
+PNG = b"\x89PNG\r\n\x1a\n not really"
 
 
 def new_task(users: dict[str, Any], form_code: str, check_items: list[str] | None = None) -> Task:
@@ -34,6 +35,7 @@ def new_task(users: dict[str, Any], form_code: str, check_items: list[str] | Non
     t = Task(entity_id=entity().id, channel="random", department_code="330100-FOOD", state="assigned",
              form_code=form_code, check_items=check_items or [], domains=["food_safety"],
              due_on=dt.date(2026, 12, 31))
+    t.created_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)  # drawn two days ago
     db.session.add(t)
     db.session.flush()
     db.session.add(TaskAssignment(task_id=t.id, inspector_id=ins.id, lead=True))
@@ -66,10 +68,35 @@ def answer_all(items: list[dict[str, Any]], judged: str, *, site: str = "open",
     return answers, atts
 
 
-def submit(client, auth, t: Task, form: FormTemplate, answers, atts, **extra) -> Any:
+class Sent:
+    """The submission's first answer, with the receipt as it stands after its attachments."""
+
+    def __init__(self, first: Any, receipt: dict[str, Any] | None) -> None:
+        self.status_code = first.status_code
+        self._json = receipt if receipt is not None else first.get_json()
+
+    def get_json(self) -> dict[str, Any]:
+        return self._json
+
+
+def submit(client, auth, t: Task, form: FormTemplate, answers, atts, **extra) -> Sent:
+    """Post a result as the handheld does, then its attachments (a result counts with them)."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     body = {"instance_id": str(uuid.uuid4()), "task_id": t.id, "form_code": form.code, "form_version": form.version,
-            "answers": answers, "attachments": atts, "completed_at": "2026-11-20T10:00:00+08:00", **extra}
-    return client.post("/api/v1/submissions", json=body, headers=auth.headers("inspector"))
+            "answers": answers, "attachments": atts, "started_at": (now - dt.timedelta(minutes=40)).isoformat(),
+            "completed_at": (now - dt.timedelta(minutes=5)).isoformat(), **extra}
+    headers = auth.headers("inspector")
+    first = client.post("/api/v1/submissions", json=body, headers=headers)
+    receipt = None
+    if first.status_code == 201:
+        for att in atts:
+            up = client.post(f"/api/v1/submissions/{first.get_json()['id']}/attachments",
+                             data={"file": (io.BytesIO(PNG + att["item_id"].encode()), f"{att['item_id']}.png"),
+                                   "checksum": att["checksum"]},
+                             headers=headers, content_type="multipart/form-data")
+            assert up.status_code == 201, up.get_json()
+            receipt = up.get_json()["submission"]
+    return Sent(first, receipt)
 
 
 def current(code: str) -> FormTemplate:
