@@ -40,7 +40,13 @@ from server.simulation.answers import attachment_bytes, fill_form, submission_bo
 from server.tasks.models import Inspector, Task
 from server.warnings.models import Warning
 
-GRADE_ODDS = {"A": 0.4, "B": 1.0, "C": 2.0, "D": 4.0}  # "good credit, lower odds"
+#: "Good credit, lower odds; bad credit, higher odds" (国市监信规〔2022〕1号: A-class entities
+#: may be left without proactive on-site checks, D-class ones get higher ratios and
+#: frequency): per-grade odds of being drawn, relative to B. At a 3 % quarterly budget this
+#: inspects about 0.5 % of A, 2 % of B, 6 % of C and 20 % of D per quarter. The former
+#: 0.4 / 1 / 2 / 4 spent most of the budget on A and B (75 % of entities) and reached only
+#: 1.33x the random hit rate with the policy card (docs/credit.md).
+GRADE_ODDS = {"A": 0.25, "B": 1.0, "C": 3.0, "D": 10.0}
 
 
 @dataclass
