@@ -66,6 +66,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("/api/v1/rounds/<int:round_id>/publish", "POST"): MANAGERS,
     ("/api/v1/submissions", "POST"): INSPECTORS,
     ("/api/v1/submissions/<int:submission_id>/attachments", "POST"): INSPECTORS,
+    ("/api/v1/submissions/<int:submission_id>", "GET"): frozenset({INSP, SUP, ADM}),
     ("/api/v1/tasks", "GET"): STAFF,
     ("/api/v1/tasks/<int:task_id>", "GET"): STAFF,
     ("/api/v1/warnings", "GET"): STAFF,

@@ -177,7 +177,9 @@ def test_a_confirmed_problem_never_raises_the_score(graded, client, auth, users,
     from server.auth.models import User
     from server.inspections.services import form_items_for_task, receive_submission
     from server.reference.models import FormTemplate
-    from server.simulation.answers import fill_form, submission_body
+    from flask import current_app
+
+    from server.simulation.answers import attachment_bytes, fill_form, submission_body
     from server.tasks.models import Inspector
 
     as_of = dt.date(2026, 11, 25)
@@ -199,8 +201,12 @@ def test_a_confirmed_problem_never_raises_the_score(graded, client, auth, users,
                                                             FormTemplate.current.is_(True)))
         answers, attachments = fill_form(form_items_for_task(db.session, t, form), {"food_safety"}, seed=t.id)
         sent = submission_body(t, form, answers, attachments, rng=rng, day=dt.date(2026, 11, 20), minutes=40,
-                               device_id="device-1")
-        outcome = receive_submission(db.session, user, sent)  # the handheld's service
+                               device_id="device-1", items=form_items_for_task(db.session, t, form))
+        # the handheld's service, with its photos and signature, on the day of the visit
+        files = {a["checksum"]: attachment_bytes(a["kind"], a["item_id"], t.id) for a in attachments}
+        outcome = receive_submission(db.session, user, sent, files=files,
+                                     directory=current_app.config["ATTACHMENT_DIR"],
+                                     now=dt.datetime(2026, 11, 20, 18, tzinfo=dt.timezone(dt.timedelta(hours=8))))
         assert outcome.result is not None and outcome.result.problem_found
     result = runner.invoke(args=["credit", "score", "--as-of", as_of.isoformat()])
     assert result.exit_code == 0, result.output
