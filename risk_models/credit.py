@@ -397,10 +397,6 @@ def credit_scorecard(names: Sequence[str], *, blend: bool = True, C: float = 0.1
     )
 
 
-def _direction(name: str) -> str:  # kept for callers of the former helper
-    return _catalogue_direction(name)
-
-
 class CreditModel:
     """The public credit model: scorecard + grade cut-offs + metadata.
 

@@ -64,7 +64,8 @@ class PriorScorecard:
 
     def reasons(self, X: np.ndarray, top: int = 3) -> list[list[dict[str, object]]]:
         """Per row, the records that cost it most points, with its values in plain Chinese
-        (:func:`risk_models.credit.point_reasons`)."""
+        (:func:`risk_models.credit.point_reasons`).
+        """
         from risk_models.credit import point_reasons
 
         X = np.asarray(X, dtype=np.float64)

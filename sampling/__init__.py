@@ -1,5 +1,6 @@
 """Double-random sampling: draws with known inclusion probabilities, verifiable seeds,
-inspector assignment, and Horvitz–Thompson estimation. Pure numpy/scipy."""
+inspector assignment, and Horvitz–Thompson estimation. Pure numpy/scipy.
+"""
 
 from sampling.assign import REASONS, Assignment, assign_inspectors
 from sampling.draw import (
@@ -10,7 +11,13 @@ from sampling.draw import (
     stratified_sample,
     weighted_sample,
 )
-from sampling.estimators import Estimate, horvitz_thompson, two_proportion_test, wilson_interval, wilson_intervals
+from sampling.estimators import (
+    Estimate,
+    horvitz_thompson,
+    two_proportion_test,
+    wilson_interval,
+    wilson_intervals,
+)
 from sampling.seed import commit, new_seed, pool_digest, rng_from_seed, verify
 
 __all__ = [

@@ -242,7 +242,8 @@ def assign_inspectors(
 
 def _max_tasks(room: NDArray[np.int64], per_task: int, wanted: int) -> int:
     """Most of ``wanted`` tasks fillable with ``per_task`` distinct people each: ``n`` tasks
-    need ``Σ min(room, n) ≥ per_task · n`` (nobody takes two slots of one task)."""
+    need ``Σ min(room, n) ≥ per_task · n`` (nobody takes two slots of one task).
+    """
     lo, hi = 0, wanted
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -264,7 +265,8 @@ def _repair(out: NDArray[np.int64], tasks: NDArray[np.int64], t: int, j: int, fo
             qualified: NDArray[np.int64], load: NDArray[np.int64], limit: NDArray[np.int64],
             rng: np.random.Generator, cover: tuple[NDArray[np.int64], NDArray[np.int64]]) -> bool:
     """Fix a recused slot by a swap within the class, else by a spare inspector, keeping
-    every required department on both tasks."""
+    every required department on both tasks.
+    """
     bad = int(out[t, j])
     for other in rng.permutation(tasks):
         other = int(other)

@@ -8,6 +8,7 @@ report the province's violation rate honestly next to its targeted hit rates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats

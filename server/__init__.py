@@ -133,7 +133,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 class _DatabaseInt(IntegerConverter):
     """``<int:...>`` limited to the database's integer ids: a larger number in a path is a
-    404 like any unknown id, not an overflow error (500) in the database driver."""
+    404 like any unknown id, not an overflow error (500) in the database driver.
+    """
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", 2**31 - 1)

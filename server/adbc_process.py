@@ -116,7 +116,8 @@ def read(database: str, sql: str) -> Any:
 
 def submit_read(database: str, sql: str) -> Future[Any]:
     """Start :func:`read`; the future's result is a spooled file: pass it to :func:`unspool`
-    (which deletes it) — every one, even a result not wanted."""
+    (which deletes it) — every one, even a result not wanted.
+    """
     return _submit(_read, database, sql)
 
 

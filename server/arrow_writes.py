@@ -54,7 +54,8 @@ def _arrow_type(column_type: Any) -> Any:
 def _array(value: Any, column_type: Any, n: int) -> Any:
     """One column of ``n`` values as an Arrow array, stored the way SQLAlchemy stores it on
     SQLite (:func:`server.risk.features.column_values`); numeric arrays go to Arrow as they
-    are, NaN as NULL."""
+    are, NaN as NULL.
+    """
     import pyarrow as pa
 
     from server.risk.features import column_values
@@ -81,7 +82,8 @@ class ArrowWriter:
 
     def insert(self, table: Table, columns: Mapping[str, Any], n: int) -> None:
         """Insert ``n`` rows into ``table``, given column by column (a sequence or array of
-        ``n`` values, or one scalar for all), as :func:`server.risk.features.bulk_insert` takes them."""
+        ``n`` values, or one scalar for all), as :func:`server.risk.features.bulk_insert` takes them.
+        """
         if n == 0:
             return
         import pyarrow as pa

@@ -83,7 +83,8 @@ def audit_group() -> None:
 @with_appcontext
 def audit_verify_cmd() -> None:
     """Check the hash chain, every event's MAC, and the chain against the latest signed
-    checkpoint; report the first broken link or OK."""
+    checkpoint; report the first broken link or OK.
+    """
     from server.audit.services import verify
     from server.extensions import db
 

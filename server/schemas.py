@@ -11,7 +11,8 @@ from marshmallow import INCLUDE, Schema, fields
 class ErrorSchema(Schema):
     """The error body every refusal carries (server/errors.py), as the OpenAPI document's
     ``Error`` (flask-smorest's own default, ``code/status/message/errors``, is not what the
-    server sends)."""
+    server sends).
+    """
 
     class Meta:
         unknown = INCLUDE  # a refusal may add context: ``field``, ``retry_after``…
@@ -57,8 +58,9 @@ NO_NUL_PATTERN = "^[^\\u0000]*$"
 
 
 def no_nul_strings(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """apispec attribute function: a text property without a pattern of its own is documented
-    with one excluding NUL, as the server refuses it (a 400) before any view."""
+    """Apispec attribute function: a text property without a pattern of its own is documented
+    with one excluding NUL, as the server refuses it (a 400) before any view.
+    """
     if ret.get("type") == "string" and not {"pattern", "enum", "format"} & set(ret):
         return {"pattern": NO_NUL_PATTERN}
     return {}

@@ -438,7 +438,8 @@ class Handheld:
 
     def shrink(self, instance_id: str, checksum: str) -> OutboxEntry:
         """Send a refused photo again downscaled: for photos queued by an earlier version of
-        the app, which kept the camera's file as it was (often over the server's limit)."""
+        the app, which kept the camera's file as it was (often over the server's limit).
+        """
         old = next((a for a in self.store.attachments(instance_id) if a.checksum == checksum), None)
         if old is None or old.kind != "photo" or old.original_checksum is not None:
             raise ValueError("这张照片已压缩过，请点“重新拍照”更换")

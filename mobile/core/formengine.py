@@ -178,7 +178,8 @@ def _value_error(item: dict[str, Any], value: Any, declared: set[str] | None) ->
 
 def answer_fits(item: dict[str, Any], value: Any) -> bool:
     """Whether ``value`` is a well-formed answer to ``item`` (attachments not checked):
-    what survives when a draft moves to a newer version of its form."""
+    what survives when a draft moves to a newer version of its form.
+    """
     return not _empty(value) and _value_error(item, value, None) is None
 
 
@@ -435,7 +436,8 @@ def conclude(
 
 def conclusion_items(items: list[dict[str, Any]], answers: dict[str, Any]) -> list[dict[str, Any]]:
     """The two items the inspector answers last: 检查结论 (the categories the answers allow
-    are offered; the one the answers imply is named in the hint) and 后续处置."""
+    are offered; the one the answers imply is named in the hint) and 后续处置.
+    """
     allowed, _ = allowed_categories(items, answers)
     suggested = derive_category(items, answers)
     category = answers.get("result_category")

@@ -469,7 +469,8 @@ class Store:
 
     def supersede(self, old_instance: str, body: dict[str, Any], *, dropped: str) -> OutboxEntry:
         """Queue ``body`` (a new instance naming ``old_instance`` as ``deprecated_id``) in
-        place of the old entry, with the old entry's attachments but ``dropped``."""
+        place of the old entry, with the old entry's attachments but ``dropped``.
+        """
         old = self.outbox_entry(old_instance)
         if old is None:
             raise KeyError(old_instance)

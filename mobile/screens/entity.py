@@ -15,7 +15,8 @@ _STATUS = {"valid": "有效", "expired": "已过期", "revoked": "已吊销", "s
 
 def licence_state(lic: dict[str, Any], today: dt.date | None = None) -> str:
     """The licence's state today: a profile read offline days ago may say 有效 for a
-    licence whose validity has since ended — the dates decide, as on the server."""
+    licence whose validity has since ended — the dates decide, as on the server.
+    """
     status = str(lic.get("status") or "")
     valid_to = lic.get("valid_to")
     if status == "valid" and valid_to:

@@ -101,7 +101,8 @@ class FormScreen(BaseScreen):
     # -- rendering --------------------------------------------------------------------
     def _relevant_ids(self) -> list[Any]:
         """What the list shows: the relevant items, and the choices the conclusion offers
-        (both change with the answers; a change re-renders the list)."""
+        (both change with the answers; a change re-renders the list).
+        """
         shown: list[Any] = [i["id"] for i in formengine.relevant_items(self.items, self.answers)]
         for item in self._conclusion_items():
             shown.append((item["id"], tuple(c["value"] for c in item["choices"])))

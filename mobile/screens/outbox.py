@@ -119,7 +119,8 @@ class OutboxScreen(BaseScreen):
 
     def _attachment_rows(self, card: Card, r: dict[str, Any]) -> None:
         """A blocked entry: the result is kept on the server; each refused attachment with
-        the server's words and the two ways out (send it again, take a new photo)."""
+        the server's words and the two ways out (send it again, take a new photo).
+        """
         card.add_widget(
             _factory(
                 "HintLabel",

@@ -14,7 +14,6 @@ from typing import ClassVar
 import numpy as np
 
 from risk_models.models._framework import Columns, DomainModel, Terms, TermsBuilder
-
 from risk_models.registry import register
 
 __all__ = ["PriceViolation", "robust_location_scale"]

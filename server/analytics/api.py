@@ -69,7 +69,8 @@ class HitRates(MethodView):
     @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})  # format=csv
     def get(self, args: dict[str, Any]) -> Any:
         """Hit rate by channel, model, grade, region, industry or period, with 95 % Wilson intervals
-        (and, by channel, the p-value of the difference from random inspection). ``format=csv`` for CSV."""
+        (and, by channel, the p-value of the difference from random inspection). ``format=csv`` for CSV.
+        """
         result = hit_rates(db.session, args["by"], start=args["start"], end=args["end"], region=args["region"],
                            channel=args["channel"], period=args["period"])
         if args["format"] == "csv":

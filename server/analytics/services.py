@@ -41,7 +41,8 @@ def wilson(k: int, n: int) -> tuple[float, float]:
 
 def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float | None:
     """Two-sided p-value that two hit rates differ (Fisher's exact test for small counts,
-    else the chi-square test of the 2×2 table without continuity correction)."""
+    else the chi-square test of the 2×2 table without continuity correction).
+    """
     if min(n1, n2) == 0:
         return None
     table = [[k1, n1 - k1], [k2, n2 - k2]]
@@ -83,7 +84,8 @@ def hit_rates(
     period: str = "quarter",
 ) -> dict[str, Any]:
     """Hit rates grouped by one dimension, each with its Wilson interval; channel rows add
-    the p-value of the difference from random inspection."""
+    the p-value of the difference from random inspection.
+    """
     if by not in DIMENSIONS:
         raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}")
     problem = func.sum(case((InspectionResult.problem_found.is_(True), 1), else_=0))

@@ -66,7 +66,8 @@ class LogoutEverywhere(MethodView):
     @blp.response(204)
     def post(self) -> None:
         """Log out everywhere: revoke every token and end every console session of this user
-        (a lost handheld)."""
+        (a lost handheld).
+        """
         user = current_user()
         assert user is not None
         row = db.session.get(User, user.id)
@@ -80,7 +81,8 @@ class Throttles(MethodView):
     @blp.response(200, ThrottleSchema(many=True))
     def get(self) -> list[dict[str, Any]]:
         """Login throttles: failures in the window per address and per account, and the
-        delay each now imposes."""
+        delay each now imposes.
+        """
         return throttle.list_throttles(db.session)
 
     @roles_required("admin")

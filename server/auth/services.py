@@ -40,7 +40,8 @@ def authenticate(
     now: dt.datetime | None = None,
 ) -> User:
     """Check a password, after the throttle (:func:`server.auth.throttle.check_login`):
-    growing delays per address and, for addresses that failed, per account."""
+    growing delays per address and, for addresses that failed, per account.
+    """
     check_login(session, username, remote_addr, now=now)
     user = session.scalar(select(User).where(User.username == username))
     ok = user is not None and user.active and user.check_password(password)
@@ -135,7 +136,8 @@ def create_user(
 
 def _end_sessions(session: Session, user: User) -> int:
     """Rotate the session version (every console session signed before is refused) and
-    revoke every live token; return the number of tokens revoked."""
+    revoke every live token; return the number of tokens revoked.
+    """
     user.session_version = (user.session_version or 0) + 1
     result = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                              .values(revoked_at=utcnow()))

@@ -57,7 +57,8 @@ def replay_cmd(round_id: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def verify_cmd(round_json: str, pool_csv: str, as_json: bool) -> None:
     """Verify a published draw offline, from public files only (no database): the round's
-    public JSON (/api/v1/public/rounds/ID) and its pool file (…/pool.csv). Exit 1 on mismatch."""
+    public JSON (/api/v1/public/rounds/ID) and its pool file (…/pool.csv). Exit 1 on mismatch.
+    """
     from pathlib import Path
 
     from sampling.replay import parse_pool_csv, verify_publication

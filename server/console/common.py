@@ -60,7 +60,8 @@ _BIN = re.compile(r"^([\[(])\s*([^,]+),\s*([^)\]]+)[)\]]$")
 @bp.app_template_filter("bin_range")
 def bin_range(label: str) -> str:
     """A scorecard bin as people read it: ``[3.58658, 11.8877)`` → ``3.587 ≤ x < 11.89``,
-    ``(-inf, 1)`` → ``< 1``, ``[1, inf)`` → ``≥ 1``, ``Missing`` → ``缺失``."""
+    ``(-inf, 1)`` → ``< 1``, ``[1, inf)`` → ``≥ 1``, ``Missing`` → ``缺失``.
+    """
     if label.strip().lower() == "missing":
         return "缺失"
     m = _BIN.match(label.strip())

@@ -66,7 +66,8 @@ def _choices() -> dict[str, Any]:
 
 def round_data_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
     """The round definition from the console form (ratios in percent become fractions);
-    raises :class:`marshmallow.ValidationError` naming the fields."""
+    raises :class:`marshmallow.ValidationError` naming the fields.
+    """
     return ConsoleRoundSchema().load(form)
 
 

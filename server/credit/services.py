@@ -113,7 +113,8 @@ def active_model(session: Session, version: ModelVersion | None = None) -> tuple
 
 def scorecard_rows(model: Any) -> list[dict[str, Any]]:
     """The points table of ``model``: a trained card's bins (with segments), or the
-    published points table the cold start grades with."""
+    published points table the cold start grades with.
+    """
     if hasattr(model, "table"):
         return list(model.table())
     from risk_models.credit_prior import BASE_POINTS, LABELS, POINTS
@@ -128,7 +129,8 @@ def scorecard_rows(model: Any) -> list[dict[str, Any]]:
 
 def scorecard_summary(session: Session) -> dict[str, Any]:
     """The credit model in use, as a supervisor reads it: version, training data, grade
-    cut-offs, segments and the points table."""
+    cut-offs, segments and the points table.
+    """
     row = _active_version(session)
     model, version = active_model(session, row)
     trained = hasattr(model, "table")

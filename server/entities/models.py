@@ -66,7 +66,8 @@ LICENCE_STATUSES: dict[str, str] = {
 
 def licence_status(status: str, valid_from: dt.date | None, valid_to: dt.date | None, today: dt.date) -> str:
     """The state of a licence on ``today``: the authority's decision, unless the dates
-    say it has lapsed (expired) — the one place that derivation lives."""
+    say it has lapsed (expired) — the one place that derivation lives.
+    """
     if status == "valid" and valid_to is not None and valid_to < today:
         return "expired"
     return status

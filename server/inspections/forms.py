@@ -144,7 +144,8 @@ def failed_code(item: dict[str, Any]) -> str:
 
 def _finding(item: dict[str, Any], answers: dict[str, Any], notes: dict[str, str]) -> str:
     """One failed item for the summary: its topic and check item, then the inspector's note
-    (the text item that opens when it fails) or the chosen answer's label."""
+    (the text item that opens when it fails) or the chosen answer's label.
+    """
     topic = item.get("topic") or item.get("label", item["id"])
     code = item.get("check_item")
     head = f"{topic}（{code}）" if code else str(topic)

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, created_t, intpk
 
-
 #: A submission's life: ``pending`` (stored, waiting for declared attachments: the task
 #: stays open and no result counts), ``complete`` (every attachment is there, the result
 #: is recorded), ``superseded`` (replaced by a later submission naming it as

@@ -53,6 +53,7 @@ from server.auth.models import User
 from server.db import utcnow
 from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.inspections.forms import (
+    COMPLIANCE,
     Conclusion,
     FormCheck,
     check_answers,
@@ -61,6 +62,7 @@ from server.inspections.forms import (
     inspectable_rule,
 )
 from server.inspections.models import Attachment, InspectionResult, Submission
+from server.inspections.results import FOLLOW_UPS, RESULT_CATEGORIES
 from server.reference.models import FormTemplate
 from server.tasks.models import Task, TaskAssignment
 
@@ -234,7 +236,8 @@ def _inspected_on(times: Mapping[str, dt.datetime], now: dt.datetime) -> dt.date
 
 def form_items_for_task(session: Session, task: Task, form: FormTemplate) -> list[dict[str, Any]]:
     """The business type's form followed by the judged items of the task's check items
-    (asked only when the premises could be inspected, as the form's own judged items)."""
+    (asked only when the premises could be inspected, as the form's own judged items).
+    """
     from server.reference.api import check_item_dict
     from server.reference.models import CheckItem
 
@@ -247,7 +250,8 @@ def form_items_for_task(session: Session, task: Task, form: FormTemplate) -> lis
 
 def _form_check(session: Session, task: Task, body: Mapping[str, Any]) -> tuple[FormTemplate, FormCheck, Conclusion]:
     """The form a body was filled in on, its answers checked, and its conclusion (检查结论)
-    checked against them (derived when the body states none)."""
+    checked against them (derived when the body states none).
+    """
     form = session.scalar(_FORM, {"code": body["form_code"], "version": str(body["form_version"])})
     if form is None:
         raise Invalid(f"未知检查表或版本 (unknown form {body['form_code']} version {body['form_version']})")
@@ -261,7 +265,8 @@ def _form_check(session: Session, task: Task, body: Mapping[str, Any]) -> tuple[
 
 def _replaces(session: Session, body: Mapping[str, Any], task: Task, user: User) -> Submission | None:
     """The pending submission this one supersedes: the one its ``deprecated_id`` names, or
-    the inspector's own pending submission for the task (redone on another device)."""
+    the inspector's own pending submission for the task (redone on another device).
+    """
     old_id = body.get("deprecated_id")
     old = None
     if old_id:
@@ -293,7 +298,8 @@ def receive_submission(
     max_bytes: int | None = None,
 ) -> Outcome:
     """Store a submission (and, given ``files`` by checksum, its attachments' bytes in the
-    same transaction), or return the stored one (idempotent)."""
+    same transaction), or return the stored one (idempotent).
+    """
     now = now or utcnow()
     instance_id = str(body["instance_id"])
     digest = payload_hash(body)
@@ -400,8 +406,6 @@ def receive_submission(
 
 def _summary(findings: str | None, category: str | None) -> str | None:
     """The result's one-line summary: the published category, then what was found."""
-    from server.inspections.results import RESULT_CATEGORIES
-
     if category is None:
         return findings
     label = RESULT_CATEGORIES[category]
@@ -431,9 +435,6 @@ def filled_form(session: Session, submission: Submission) -> dict[str, Any]:
     Form versions are immutable once loaded (``server.reference.services.load_form``), so
     an old result reads as it was recorded after the form has changed.
     """
-    from server.inspections.forms import COMPLIANCE
-    from server.inspections.results import FOLLOW_UPS, RESULT_CATEGORIES
-
     form = session.scalar(_FORM, {"code": submission.form_code, "version": submission.form_version})
     if form is None:  # pragma: no cover - versions are never deleted
         raise NotFound(f"检查表 {submission.form_code} 第 {submission.form_version} 版不存在")
@@ -468,7 +469,8 @@ def _complete(session: Session, submission: Submission, task: Task, check: FormC
     """Every attachment is there: the result counts, with its conclusion (the caller commits).
 
     ``problem_found`` is the conclusion's: a problem category or any non-compliant item,
-    never a violation stored as compliant."""
+    never a violation stored as compliant.
+    """
     submission.state = "complete"
     submission.completed_at = now
     return record_result(
@@ -483,7 +485,8 @@ def _complete(session: Session, submission: Submission, task: Task, check: FormC
 def _client_filename(raw: Any) -> str:
     """The client's file name, kept as a label only: its last component in either path
     convention, never empty, "." or ".." (it must stay harmless wherever it is shown or
-    exported; the bytes are stored under the checksum)."""
+    exported; the bytes are stored under the checksum).
+    """
     name = re.split(r"[\\/]", str(raw or ""))[-1].replace("\x00", "")[:200]
     return name if name.strip(". ") else "file"
 
@@ -579,7 +582,8 @@ def sniff_type(head: bytes) -> str | None:
 def _write_attachment(att: Attachment, submission_id: int, stream: IO[bytes], *, directory: str,
                       max_bytes: int, now: dt.datetime) -> None:
     """Stream the bytes to ``<directory>/<submission>/<checksum>`` and mark ``att`` stored;
-    raise :class:`TooLarge`, :class:`UnsupportedType` or :class:`ChecksumMismatch` (nothing kept)."""
+    raise :class:`TooLarge`, :class:`UnsupportedType` or :class:`ChecksumMismatch` (nothing kept).
+    """
     target_dir = Path(directory) / f"{submission_id:08d}"
     target_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()

@@ -22,7 +22,8 @@ class PublicRounds(MethodView):
     @blp.response(200, ObjectSchema)
     def get(self) -> dict[str, Any]:
         """Rounds from the moment their seed is committed: definition, state and commitment
-        (承诺值) before the draw; seed and pool digest once published."""
+        (承诺值) before the draw; seed and pool digest once published.
+        """
         names = services.Names(db.session)
         return {"items": [services.public_round_summary(r, names) for r in services.public_rounds(db.session)]}
 
@@ -33,7 +34,8 @@ class PublicRound(MethodView):
     @blp.response(200, ObjectSchema)
     def get(self, round_id: int) -> dict[str, Any]:
         """A round: its definition and commitment; once published, each drawn entity with its
-        result category and follow-up (or 无法实施 and the reason) — no grades, weights or probabilities."""
+        result category and follow-up (or 无法实施 and the reason) — no grades, weights or probabilities.
+        """
         return services.public_round(db.session, services.visible(db.session, round_id))
 
 

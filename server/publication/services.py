@@ -155,7 +155,7 @@ def public_round_summary(rnd: SamplingRound, names: Names | None = None) -> dict
 
 # ---------------------------------------------------------------------------- drawn entities
 def _salts(rnd: SamplingRound) -> dict[int, str]:
-    """entity id → the salt of its pool key (published for drawn entities only)."""
+    """Entity id → the salt of its pool key (published for drawn entities only)."""
     if not rnd.pool_path or not Path(rnd.pool_path).exists():
         return {}
     with np.load(rnd.pool_path, allow_pickle=False) as z:

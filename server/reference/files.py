@@ -109,7 +109,8 @@ def _normalise(text: str) -> str:
 
 def quote_in_article(quote: str, article_text: str) -> bool:
     """Whether each fragment of ``quote`` (joined by "……") occurs, in order, in the article
-    (whitespace ignored, nothing else)."""
+    (whitespace ignored, nothing else).
+    """
     text, pos = _normalise(article_text), 0
     for fragment in quote.split(QUOTE_GAP):
         fragment = _normalise(fragment)

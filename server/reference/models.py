@@ -110,7 +110,8 @@ class CheckItem(Base):
 class FormTemplate(Base):
     """One version of an inspection form. A version never changes once loaded (results
     keep the version they were filled in, through their submission); a changed form is
-    loaded as a new version, and the old one stays for the results filled in on it."""
+    loaded as a new version, and the old one stays for the results filled in on it.
+    """
 
     __tablename__ = "form_templates"
     __table_args__ = (UniqueConstraint("code", "version"),)

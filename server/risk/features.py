@@ -73,7 +73,8 @@ def locate(sorted_ids: np.ndarray, ids: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def snapshot_before(session: Session, dates: Any, *, until: dt.date) -> tuple[list[dt.date], np.ndarray]:
     """Snapshot dates before ``until`` and, for each of ``dates``, the index of the latest one
-    taken strictly before it (-1 if none): the features the system had before that day."""
+    taken strictly before it (-1 if none): the features the system had before that day.
+    """
     snapshots = list(session.scalars(select(FeatureSnapshot.as_of).where(FeatureSnapshot.as_of < until)
                                      .order_by(FeatureSnapshot.as_of)))
     days = np.asarray(dates, dtype="datetime64[D]")
@@ -170,7 +171,8 @@ class _Builder:
     def window(self, column: Any, days: int) -> Any:
         """Records of ``column``'s date in the ``days`` days before ``as_of``: what a feature
         counted over that window can use. A province's feeds keep years of records; a 90-day
-        feature reads 90 days of them, filtered by the database, not by the builder."""
+        feature reads 90 days of them, filtered by the database, not by the builder.
+        """
         return (column < self.as_of) & (column >= self.as_of - dt.timedelta(days=days))
 
     def select(self, *cols: Any, where: Any = None) -> tuple[Select[Any], list[str]]:
@@ -181,7 +183,8 @@ class _Builder:
 
     def prefetch(self) -> Prefetch:
         """Start every planned read (SQLite file: in the ADBC helper process, which then
-        reads the next tables while this process aggregates the ones already read)."""
+        reads the next tables while this process aggregates the ones already read).
+        """
         self._reads = read_frames(self.session, self.plan())
         return self._reads
 
@@ -195,7 +198,8 @@ class _Builder:
     def plan(self) -> dict[str, tuple[Select[Any], list[str]]]:
         """Every record table the feature groups read, in the order they read them: declared
         up front so that the reads can run ahead of the aggregation (:meth:`prefetch`).
-        Windows are counted back from ``as_of`` as the groups count them."""
+        Windows are counted back from ``as_of`` as the groups count them.
+        """
         return {
             "annual_reports": self.select(
                 AnnualReport.entity_id, AnnualReport.year, AnnualReport.due_on, AnnualReport.submitted_on,
@@ -495,7 +499,8 @@ def _read_tuples(conn: Any, query: Select[Any], names: list[str]) -> pd.DataFram
 def _arrow_database(conn: Any) -> str | None:
     """The SQLite file ADBC can read for ``conn`` — ``None`` if it cannot see what this
     connection sees: an in-memory database, or uncommitted writes on this connection (ADBC
-    reads through its own connection, in WAL mode the last committed state)."""
+    reads through its own connection, in WAL mode the last committed state).
+    """
     database = sqlite_gate.database_file(conn.engine)
     if database is None or conn.connection.dbapi_connection.in_transaction:
         return None
@@ -509,7 +514,8 @@ def _literal_sql(conn: Any, query: Select[Any]) -> str:
 def _read_sqlite_arrow(conn: Any, query: Select[Any], names: list[str]) -> pd.DataFrame | None:
     """The rows of ``query`` read column-wise by the ADBC SQLite driver (Arrow, no Python object
     per value: ~4x faster than the ``sqlite3`` driver's tuples; in its own process, see
-    :mod:`server.adbc_process`), or ``None`` when it cannot (:func:`_arrow_database`)."""
+    :mod:`server.adbc_process`), or ``None`` when it cannot (:func:`_arrow_database`).
+    """
     database = _arrow_database(conn)
     if database is None:
         return None
@@ -518,7 +524,8 @@ def _read_sqlite_arrow(conn: Any, query: Select[Any], names: list[str]) -> pd.Da
 
 def _submit_read(database: str, sql: str) -> Any:
     """The helper's read of ``sql``, started; ``None`` if the helper cannot be started (e.g. a
-    script without the ``if __name__ == "__main__":`` guard that ``spawn`` needs)."""
+    script without the ``if __name__ == "__main__":`` guard that ``spawn`` needs).
+    """
     try:
         return adbc_process.submit_read(database, sql)
     except Exception:  # noqa: BLE001 - the driver's tuples still answer
@@ -569,13 +576,15 @@ def read_frames(session: Session, queries: Mapping[str, tuple[Select[Any], list[
     """Start reading every ``name: (query, names)`` at once; ``prefetch[name]`` is
     :func:`read_frame`'s answer. On a SQLite file the ADBC helper process reads them in
     order while this process works on those already read (two cores busy instead of one);
-    elsewhere each is read when taken. Call ``close()`` when done."""
+    elsewhere each is read when taken. Call ``close()`` when done.
+    """
     return Prefetch(session, queries)
 
 
 def _json_text(value: Any) -> str:
     """JSON text of a value (orjson: ~10x faster than ``json.dumps`` on a million reason lists;
-    UTF-8 rather than ``\\u`` escapes, NaN as null)."""
+    UTF-8 rather than ``\\u`` escapes, NaN as null).
+    """
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
@@ -586,7 +595,8 @@ def _iso(value: Any) -> Any:
 def column_values(value: Any, column_type: Any, dialect: str) -> tuple[Any, bool]:
     """A bulk column's values as the driver stores them, and whether it is one scalar for all
     rows: arrays become Python values (NaN is NULL), JSON its text and, on SQLite, dates
-    ISO strings, as SQLAlchemy would write them."""
+    ISO strings, as SQLAlchemy would write them.
+    """
     if isinstance(value, np.ndarray):  # the driver binds Python values; NaN is NULL
         value = (np.where(np.isnan(value), None, value) if value.dtype.kind == "f" else value).tolist()
     scalar = isinstance(value, str | int | float | dt.date) or value is None

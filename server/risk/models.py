@@ -35,7 +35,8 @@ class ModelVersion(Base):
 
 class FeatureSnapshot(Base):
     """Features of every entity as of a date, kept so training joins outcomes to the
-    features the models saw before the inspection (no look-ahead)."""
+    features the models saw before the inspection (no look-ahead).
+    """
 
     __tablename__ = "feature_snapshots"
 

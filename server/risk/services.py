@@ -118,7 +118,8 @@ def score_frame(frame: Any, btypes: np.ndarray, models: dict[str, RiskModel]) ->
 
 def store_scores(session: Session, run: ScoreRun) -> None:
     """Replace the stored scores of ``run.as_of`` with one wide row per entity (bulk, one
-    transaction: column-wise through ADBC on a SQLite file, ``COPY`` on PostgreSQL)."""
+    transaction: column-wise through ADBC on a SQLite file, ``COPY`` on PostgreSQL).
+    """
     from server.arrow_writes import arrow_transaction
     from server.risk.features import bulk_insert
 

@@ -76,6 +76,7 @@ def pool_regions(session: Session, codes: Iterable[str]) -> frozenset[str]:
 
 def covering(depts: dict[str, DepartmentInfo], region_code: str) -> list[DepartmentInfo]:
     """The departments whose jurisdiction holds ``region_code``, most local first (then in
-    the round's order)."""
+    the round's order).
+    """
     order = {c: k for k, c in enumerate(depts)}
     return sorted((d for d in depts.values() if region_code in d.regions), key=lambda d: (-d.depth, order[d.code]))

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from server.entities.models import ENTITY_TYPES
 from server.rounds.services import DESIGNS, FORCE_LEVELS, GRADES, ROUND_CHANNELS
@@ -182,7 +190,7 @@ def _percent(raw: str | None) -> Any:
 
 
 def flat_errors(messages: Any, prefix: str = "") -> dict[str, str]:
-    """marshmallow's nested messages → ``{"ratios.A": "…"}``."""
+    """Marshmallow's nested messages → ``{"ratios.A": "…"}``."""
     out: dict[str, str] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():

@@ -383,7 +383,8 @@ def _draw_and_assign(session: Session, rnd: SamplingRound, *, actor: str, today:
 @dataclass(frozen=True)
 class _Plan:
     """Who inspects one drawn entity: the departments taking part (the lead first), what
-    each checks, and the task's items."""
+    each checks, and the task's items.
+    """
 
     departments: tuple[str, ...]
     needs: tuple[frozenset[str], ...]  # per department: the domains its inspectors must hold
@@ -448,7 +449,8 @@ def _plan_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray
 def _create_tasks(session: Session, rnd: SamplingRound, drawn_ids: np.ndarray, *, today: dt.date
                   ) -> tuple[int, list[dict[str, Any]]]:
     """One task per drawn entity (one visit, joint or not), with its inspectors drawn; a task
-    nobody can carry out is stored as 无法实施 with the reason, and reported."""
+    nobody can carry out is stored as 无法实施 with the reason, and reported.
+    """
     if not len(drawn_ids):
         return 0, []
     plans, info = _plan_tasks(session, rnd, drawn_ids)
@@ -539,7 +541,8 @@ def publish(session: Session, rnd: SamplingRound, *, actor: str) -> SamplingRoun
     """Publish the draw: the seed, the drawn entities with their results as they come, the
     anonymised pool file. Results filed later appear on the public page at once; each is
     due there within 20 working days of its inspection's completion
-    (:func:`server.publication.services.deadlines`)."""
+    (:func:`server.publication.services.deadlines`).
+    """
     if rnd.state != "drawn":
         raise Conflict(f"只有已抽取的计划可以公示 (round is {rnd.state})")
     rnd.state, rnd.published_at = "published", utcnow()

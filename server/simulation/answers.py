@@ -125,13 +125,15 @@ def fill_form(
 
 def attachment_bytes(kind: str, item_id: str, seed: int) -> bytes:
     """The bytes whose checksum :func:`fill_form` declared: a PNG signature and a label (the
-    server tells an image from its first bytes)."""
+    server tells an image from its first bytes).
+    """
     return b"\x89PNG\r\n\x1a\n" + f"{kind}:{item_id}:{seed}".encode()
 
 
 def conclusion(items: list[dict[str, Any]], answers: dict[str, Any]) -> tuple[str, str]:
     """The inspector's 检查结论 for these answers: (result category, follow-up), as the
-    handheld proposes it (problems found on the spot are ordered corrected)."""
+    handheld proposes it (problems found on the spot are ordered corrected).
+    """
     category = derive_category(items, answers)
     return category, DEFAULT_FOLLOW_UP[category]
 
@@ -143,7 +145,8 @@ def submission_body(task: Any, form: Any, answers: dict[str, Any], attachments: 
     """The body a handheld posts for ``task``: a fresh instance id (from ``rng``), the form's
     code and version, the answers and attachments, the conclusion (when ``items`` are given),
     and an inspection from 09:00 that day (or from ``start``, an aware time) lasting
-    ``minutes``. The server refuses times before the task was created or ahead of its clock."""
+    ``minutes``. The server refuses times before the task was created or ahead of its clock.
+    """
     if start is not None:
         finish = start + dt.timedelta(minutes=minutes)
         started_at, completed_at = start.isoformat(timespec="seconds"), finish.isoformat(timespec="seconds")

@@ -175,7 +175,8 @@ def score_province(session: Session, today: dt.date, *, model_dir: Path, calenda
                    step: Any = None) -> None:
     """Today's scoring from recorded data only: features (kept as a snapshot) → credit grades (the
     scorecard retrained once enough outcomes are recorded) → the 15 models retrained on the outcomes
-    so far → scores → warnings above thresholds."""
+    so far → scores → warnings above thresholds.
+    """
     def done(label: str) -> None:
         if step:
             step(label)
@@ -317,7 +318,8 @@ def _ratio_ci(a: dict[str, Any], b: dict[str, Any]) -> list[float] | None:
 
 def _grade_rates(session: Session, results: list[dict[str, Any]]) -> dict[str, Any]:
     """Hit rate per credit grade among the control round's inspections (grade at draw time),
-    with the entities holding each grade at the end of the run."""
+    with the entities holding each grade at the end of the run.
+    """
     rows = session.execute(select(DrawnEntity.entity_id, DrawnEntity.stratum, DrawnEntity.round_id)).all()
     grade = {(r[2], r[0]): r[1] for r in rows}
     rid = dict(session.execute(select(Task.id, Task.round_id)).all())

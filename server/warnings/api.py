@@ -15,9 +15,9 @@ from server.entities.profile import warning_summary
 from server.errors import NotFound
 from server.extensions import db
 from server.schemas import Blueprint, ObjectSchema
-from server.workdays import calendar_from_config
 from server.warnings import services
 from server.warnings.models import Warning
+from server.workdays import calendar_from_config
 
 blp = Blueprint("warnings", __name__, url_prefix="/api/v1/warnings", description="风险预警")
 
@@ -66,7 +66,8 @@ class DispatchSchema(Schema):
 def _detail(w: Warning, user: Any = None, *, today: dt.date | None = None,
             index: dict[tuple[str, str], str] | None = None, names: dict[str, str] | None = None) -> dict[str, Any]:
     """A warning as JSON: codes with their Chinese labels next to them, the SLA, and the
-    transitions the requesting user may apply now (``allowed``, from the service)."""
+    transitions the requesting user may apply now (``allowed``, from the service).
+    """
     entity = db.session.get(Entity, w.entity_id)
     today = today or dt.date.today()
     names = names if names is not None else services.department_names(db.session)

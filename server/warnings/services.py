@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from server.audit.services import record, record_many
 from server.auth.models import User
 from server.entities.models import Entity
-from server.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from server.errors import DomainError, Forbidden, Invalid, NotFound
 from server.inspections.models import InspectionResult
 from server.reference.models import BusinessType, CheckItem, Department, FormTemplate
 from server.tasks.models import Inspector, Task, TaskAssignment
@@ -107,7 +107,8 @@ def issue_warnings(
     actor: str = "system",
 ) -> dict[str, int]:
     """Store a model's new warnings; an entity with an open warning of the same model
-    gets the new one merged into it (and its level raised if the new one is higher)."""
+    gets the new one merged into it (and its level raised if the new one is higher).
+    """
     n = len(batch.entity_ids)
     if n == 0:
         return {"issued": 0, "merged": 0}
@@ -167,6 +168,17 @@ def _department_name(session: Session | None, code: str | None) -> str:
     return dept.name if dept else code
 
 
+def _illegal(warning: Warning, target: str) -> IllegalTransition | None:
+    """The state machine's refusal of ``warning`` → ``target`` (None: the move exists)."""
+    if target in TRANSITIONS[warning.state]:
+        return None
+    allowed = ", ".join(TRANSITIONS[warning.state]) or "无 (none: final state)"
+    return IllegalTransition(
+        f"预警 {warning.id} 当前为“{STATES[warning.state]}”，不能转为“{STATES[target]}” "
+        f"(illegal transition {warning.state} → {target}; allowed: {allowed})"
+    )
+
+
 def refusal(
     session: Session | None, warning: Warning, target: str, user: User | None, *,
     index: dict[tuple[str, str], str] | None = None,
@@ -194,12 +206,9 @@ def refusal(
                 return Forbidden(f"该预警已移交“{handler}”承办，本科室只能查看办理进度 "
                                  f"(dispatched to another department: read-only)")
             return Forbidden(f"该预警属于“{handler}”，不属于您的科室 (warning of another department)")
-    if target not in TRANSITIONS[warning.state]:
-        allowed = ", ".join(TRANSITIONS[warning.state]) or "无 (none: final state)"
-        return IllegalTransition(
-            f"预警 {warning.id} 当前为“{STATES[warning.state]}”，不能转为“{STATES[target]}” "
-            f"(illegal transition {warning.state} → {target}; allowed: {allowed})"
-        )
+    illegal = _illegal(warning, target)
+    if illegal is not None:
+        return illegal
     if target == "merged" and user is not None:
         return IllegalTransition(
             "同一主体同一模型的重复预警在发布时自动合并，不能手工合并；误报请“撤销”并填写理由 "
@@ -263,12 +272,9 @@ def transition(
     """Move ``warning`` to ``target`` if the state machine allows it (caller commits)."""
     if target not in STATES:
         raise Invalid(f"未知状态 (unknown state) {target!r}; 可用: {', '.join(STATES)}")
-    if target not in TRANSITIONS[warning.state]:
-        allowed = ", ".join(TRANSITIONS[warning.state]) or "无 (none: final state)"
-        raise IllegalTransition(
-            f"预警 {warning.id} 当前为“{STATES[warning.state]}”，不能转为“{STATES[target]}” "
-            f"(illegal transition {warning.state} → {target}; allowed: {allowed})"
-        )
+    illegal = _illegal(warning, target)
+    if illegal is not None:
+        raise illegal
     before = warning.state
     warning.state = target
     for key, value in changes.items():
@@ -535,7 +541,8 @@ def board_query(*, model: str | None = None, level: str | None = None, state: st
 def visible_to(user: User, q: Any) -> Any:
     """Inspectors see the warnings of their own tasks; supervisors their department's
     (plus undispatched ones of their region, plus, read-only, those their department
-    dispatched to another one); analysts and admins all."""
+    dispatched to another one); analysts and admins all.
+    """
     if user.has_role("admin", "analyst"):
         return q
     if user.has_role("supervisor"):
@@ -554,7 +561,8 @@ def visible_to(user: User, q: Any) -> Any:
 
 def handed_over_filter(user: User, q: Any, handed: bool | None) -> Any:
     """``handed``: only (True) or none of (False) the warnings ``user``'s department
-    dispatched to another department (已移交); ``None``: no filter."""
+    dispatched to another department (已移交); ``None``: no filter.
+    """
     dept = user.department_code
     if handed is None:
         return q

@@ -115,11 +115,11 @@ def test_a_14_mb_camera_photo_is_stored_downscaled_with_its_time_place_and_origi
 
 
 def test_a_small_photo_is_kept_as_is_and_a_file_that_is_not_a_photo_is_refused(tmp_path):
-    from mobile.core.photos import PhotoError
-
     import io
 
     from PIL import Image
+
+    from mobile.core.photos import PhotoError
 
     store = Store(tmp_path)
     out = io.BytesIO()

@@ -10,6 +10,7 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.tree import DecisionTreeClassifier
+from test_scorecard import assert_table_points_are_the_score
 
 from risk_models.scorecard import (
     MISSING_LABEL,
@@ -17,7 +18,6 @@ from risk_models.scorecard import (
     Scorecard,
     SegmentRule,
 )
-from test_scorecard import assert_table_points_are_the_score
 
 
 def _interaction(n: int = 6000, rng: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,13 @@ import sampling.assign
 import sampling.draw
 import sampling.estimators
 import sampling.seed
-from sampling.draw import exponential_keys, pps_inclusion_probabilities, pps_sample, stratified_sample, weighted_sample
+from sampling.draw import (
+    exponential_keys,
+    pps_inclusion_probabilities,
+    pps_sample,
+    stratified_sample,
+    weighted_sample,
+)
 
 
 @pytest.mark.parametrize("module", [sampling.draw, sampling.seed, sampling.assign, sampling.estimators])

@@ -5,7 +5,12 @@ import pytest
 from scipy import stats
 
 from sampling.draw import pps_sample, stratified_sample
-from sampling.estimators import horvitz_thompson, two_proportion_test, wilson_interval, wilson_intervals
+from sampling.estimators import (
+    horvitz_thompson,
+    two_proportion_test,
+    wilson_interval,
+    wilson_intervals,
+)
 
 
 def test_wilson_matches_scipy_and_vectorised_form():

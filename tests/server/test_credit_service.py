@@ -173,12 +173,11 @@ def test_a_confirmed_problem_never_raises_the_score(graded, client, auth, users,
     """After a submission with a confirmed problem, ``shuangsui credit score`` lowers (never
     raises) the entity's score: on the main branch it rose by 24.9 points."""
     from factories import task
+    from flask import current_app
 
     from server.auth.models import User
     from server.inspections.services import form_items_for_task, receive_submission
     from server.reference.models import FormTemplate
-    from flask import current_app
-
     from server.simulation.answers import attachment_bytes, fill_form, submission_body
     from server.tasks.models import Inspector
 

@@ -15,9 +15,9 @@ import uuid
 from typing import Any
 
 import pytest
+from factories import entity
 from sqlalchemy import func, select
 
-from factories import entity
 from server.extensions import db
 from server.inspections.forms import is_relevant
 from server.inspections.models import InspectionResult, Submission

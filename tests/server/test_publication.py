@@ -14,6 +14,7 @@ from factories import department, entity, form, inspector
 from sqlalchemy import select
 
 import sampling.seed as seed_lib
+from server import workdays
 from server.entities.models import Entity
 from server.extensions import db
 from server.inspections.models import InspectionResult
@@ -21,7 +22,6 @@ from server.publication import services as publication
 from server.rounds import services
 from server.rounds.models import DrawnEntity, SamplingRound
 from server.tasks.models import Task
-from server import workdays
 from server.workdays import WorkCalendar
 
 DRAW_DAY = dt.date(2026, 9, 1)

@@ -6,9 +6,9 @@ import io
 import uuid
 
 import pytest
+from factories import task
 from sqlalchemy import func, select
 
-from factories import task
 from server.db import utcnow
 from server.extensions import db
 from server.inspections.models import Attachment, InspectionResult, Submission

@@ -7,9 +7,9 @@ import uuid
 
 import numpy as np
 import pytest
+from factories import department, entity, form, inspector
 from sqlalchemy import func, select
 
-from factories import department, entity, form, inspector
 from server.audit.models import AuditEvent
 from server.extensions import db
 from server.tasks.models import Task
